@@ -1,0 +1,321 @@
+"""Update rules (how a field is run in discrete time) and `simulate`.
+
+An update rule is a pair of pure functions, as in optax:
+
+    state          = rule.init(field, z0)
+    z_new, state   = rule.step(field, z, state, lr)
+
+Built-in rules: `"euler"` (the article's script: every player from the old state),
+`"alternating"` (players in turn, each seeing the others' new values), `"rk4"`,
+`"extragradient"`, `"optimistic"`, and any `optax.GradientTransformation` (each player
+ascends its own objective, so the optimiser is fed the gradient `-v(z)` of the loss).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+import warnings
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .fields import Field
+
+__all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "SimulationInfo", "DomainExitWarning"]
+
+
+class Fate(enum.IntEnum):
+    """What became of one start.
+
+    - `UNDECIDED`: still running when the step budget ran out (or not classified).
+    - `CONVERGED`: reached the rest point within tolerance.
+    - `CYCLING`: bounded, not converging, and winding around the rest point.
+    - `DIVERGED`: a non-finite or unbounded state.
+    - `LEFT_DOMAIN`: the next step would leave the field's domain; the start was frozen.
+    """
+
+    UNDECIDED = 0
+    CONVERGED = 1
+    CYCLING = 2
+    DIVERGED = 3
+    LEFT_DOMAIN = 4
+
+
+class UpdateRule(NamedTuple):
+    """A discrete-time update rule as a pair of pure functions.
+
+    - `init(field, z0) -> state`: the rule's own state (a pytree; `()` when stateless).
+    - `step(field, z, state, lr) -> (z_new, state_new)`: one update; `lr` is the step
+      size (ignored by rules that carry their own, such as optax transformations).
+    - `name`: for messages and tables.
+    - `takes_lr`: whether `lr` must be given.
+    """
+
+    init: Callable[[Field, jax.Array], Any]
+    step: Callable[[Field, jax.Array, Any, Any], tuple[jax.Array, Any]]
+    name: str
+    takes_lr: bool = True
+
+
+def _no_state(field, z0):
+    return ()
+
+
+def _euler_step(field, z, state, lr):
+    return z + lr * field(z), state
+
+
+def _alternating_step(field, z, state, lr):
+    # Players in turn (for the pointwise field: D first, then pg from the new D).
+    for group in field.players:
+        idx = jnp.asarray(group)
+        z = z.at[idx].add(lr * field(z)[idx])
+    return z, state
+
+
+def _rk4_step(field, z, state, lr):
+    k1 = field(z)
+    k2 = field(z + 0.5 * lr * k1)
+    k3 = field(z + 0.5 * lr * k2)
+    k4 = field(z + lr * k3)
+    return z + (lr / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4), state
+
+
+def _extragradient_step(field, z, state, lr):
+    # Korpelevich 1976; Gidel et al. 2019: look ahead, then step with the look-ahead field.
+    z_half = z + lr * field(z)
+    return z + lr * field(z_half), state
+
+
+def _optimistic_init(field, z0):
+    return field(z0)  # the previous field value; the first step is then plain Euler
+
+
+def _optimistic_step(field, z, v_prev, lr):
+    # Optimistic gradient (Popov 1980; Daskalakis et al. 2018): z += 2 lr v(z) - lr v(z_prev).
+    v = field(z)
+    return z + lr * (2.0 * v - v_prev), v
+
+
+EULER = UpdateRule(_no_state, _euler_step, "euler")
+ALTERNATING = UpdateRule(_no_state, _alternating_step, "alternating")
+RK4 = UpdateRule(_no_state, _rk4_step, "rk4")
+EXTRAGRADIENT = UpdateRule(_no_state, _extragradient_step, "extragradient")
+OPTIMISTIC = UpdateRule(_optimistic_init, _optimistic_step, "optimistic")
+
+_RULES = {r.name: r for r in (EULER, ALTERNATING, RK4, EXTRAGRADIENT, OPTIMISTIC)}
+
+
+def rule_names() -> list[str]:
+    """The names of the built-in update rules."""
+    return list(_RULES)
+
+
+@functools.lru_cache(maxsize=256)
+def _optax_rule(tx) -> UpdateRule:
+    def init(field, z0):
+        return tx.init(z0)
+
+    def step(field, z, state, lr):
+        # optax minimises: the gradient of each player's loss is -v(z).
+        updates, state = tx.update(-field(z), state, z)
+        return z + updates.astype(z.dtype), state
+
+    return UpdateRule(init, step, f"optax:{getattr(tx, '__name__', type(tx).__name__)}", takes_lr=False)
+
+
+def _is_optax(method) -> bool:
+    return hasattr(method, "init") and hasattr(method, "update") and callable(method.update)
+
+
+def get_rule(method) -> UpdateRule:
+    """Canonicalise `method` (a name, an `UpdateRule` or an optax transformation) to an `UpdateRule`.
+
+    **Raises:** `ValueError` listing the valid names for an unknown name; `TypeError` otherwise.
+    """
+    if isinstance(method, UpdateRule):
+        return method
+    if isinstance(method, str):
+        key = method.strip().lower().replace("-", "_")
+        key = {"simultaneous": "euler", "gd": "euler", "alt": "alternating", "eg": "extragradient",
+               "ogd": "optimistic"}.get(key, key)
+        if key not in _RULES:
+            raise ValueError(
+                f"unknown method {method!r}; expected one of {', '.join(_RULES)} or an optax "
+                f"GradientTransformation."
+            )
+        return _RULES[key]
+    if _is_optax(method):
+        return _optax_rule(method)
+    raise TypeError(
+        f"`method` must be a name ({', '.join(_RULES)}), an UpdateRule or an optax "
+        f"GradientTransformation; got {type(method).__name__}."
+    )
+
+
+def check_lr(rule: UpdateRule, lr):
+    """Validate `lr` for `rule`; returns it (None for rules that carry their own)."""
+    if not rule.takes_lr:
+        if lr is not None:
+            raise ValueError(
+                f"`lr` must be omitted for method {rule.name!r}: an optax transformation carries "
+                f"its own learning rate; got lr={lr!r}."
+            )
+        return None
+    if lr is None:
+        raise ValueError(f"`lr` is required for method {rule.name!r} (a positive step size).")
+    if isinstance(lr, jax.core.Tracer):
+        return lr
+    try:
+        val = float(lr)
+    except (TypeError, ValueError):
+        raise TypeError(f"`lr` must be a positive number; got {lr!r}.") from None
+    if not (math.isfinite(val) and val > 0):
+        raise ValueError(f"`lr` must be positive and finite; got {lr!r}.")
+    return lr
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be a positive integer; got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; got {value}.")
+    return int(value)
+
+
+def canonical_state(field: Field, z, name: str = "z0") -> jax.Array:
+    """`z` as a float array of shape `(..., n)` in JAX's default float dtype; clear errors otherwise."""
+    try:
+        arr = np.asarray(z, dtype=np.float64) if not isinstance(z, jax.Array) else z
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of shape ({field.dim},); got {z!r}.") from None
+    if arr.ndim < 1 or arr.shape[-1] != field.dim:
+        raise ValueError(
+            f"`{name}` must have shape ({field.dim},) for field {field.name!r} "
+            f"({', '.join(field.labels)}); got shape {tuple(arr.shape)}."
+        )
+    return jnp.asarray(arr, dtype=jnp.result_type(float))
+
+
+class SimulationInfo(NamedTuple):
+    """What `simulate(..., return_info=True)` reports besides the path.
+
+    - `fate`: `Fate.LEFT_DOMAIN` or `Fate.DIVERGED` if the run stopped early, else `Fate.UNDECIDED`.
+    - `exit_step`: the step whose update was refused (-1 if none).
+    - `final`: the last state (shape `(n,)`).
+    """
+
+    fate: Fate
+    exit_step: int
+    final: jax.Array
+
+
+class DomainExitWarning(UserWarning):
+    """A trajectory stopped because its next step would leave the domain or be non-finite."""
+
+
+def guarded_step(rule: UpdateRule, field: Field, z, state, lr, status, step_index):
+    """One update that is refused when it would leave the domain or become non-finite.
+
+    `status` is an int32 `Fate` code; once non-zero the state stays frozen. Returns
+    `(z, state, status, exit_step_or_minus_1)`.
+    """
+    z_new, state_new = rule.step(field, z, state, lr)
+    finite = jnp.all(jnp.isfinite(z_new))
+    inside = field.in_domain(z_new)
+    running = status == Fate.UNDECIDED
+    accept = running & inside
+    new_status = jnp.where(
+        running & ~inside,
+        jnp.where(finite, jnp.int32(Fate.LEFT_DOMAIN), jnp.int32(Fate.DIVERGED)),
+        status,
+    )
+    z_out = jnp.where(accept, z_new, z)
+    state_out = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), state_new, state)
+    exit_step = jnp.where(running & ~inside, step_index, -1)
+    return z_out, state_out, new_status, exit_step
+
+
+@functools.partial(jax.jit, static_argnames=("rule", "n_saves", "save_every"))
+def _simulate_jit(field, z0, lr, *, rule, n_saves, save_every):
+    state0 = rule.init(field, z0)
+
+    def inner(i, carry):
+        z, state, status, exit_step, k0 = carry
+        z, state, status, ex = guarded_step(rule, field, z, state, lr, status, k0 + i)
+        exit_step = jnp.where((exit_step < 0) & (ex >= 0), ex, exit_step)
+        return z, state, status, exit_step, k0
+
+    def outer(carry, k):
+        z, state, status, exit_step = carry
+        z, state, status, exit_step, _ = jax.lax.fori_loop(
+            0, save_every, inner, (z, state, status, exit_step, k * save_every)
+        )
+        return (z, state, status, exit_step), z
+
+    init = (z0, state0, jnp.int32(Fate.UNDECIDED), jnp.int32(-1))
+    (z, _, status, exit_step), path = jax.lax.scan(outer, init, jnp.arange(n_saves))
+    return jnp.concatenate([z0[None], path]), status, exit_step
+
+
+def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_every: int = 1,
+             return_info: bool = False, warn: bool = True):
+    """Run one trajectory of `field` from `z0` with a discrete update rule.
+
+    One `lax.scan` (an inner `fori_loop` of `save_every` steps per saved row), jit-compiled;
+    no Python loop over steps. The computation runs in JAX's default float (float64 when
+    x64 is enabled). The field's parameters and `lr` are traced: new values do not recompile.
+
+    **Arguments:**
+
+    - `field`: a `Field`.
+    - `z0`: the start, shape `(n,)`.
+    - `steps`: number of updates (positive int, a multiple of `save_every`).
+    - `lr`: the step size (positive). Omit it for optax transformations.
+    - `method`: `"euler"` (exactly the article's script: both players from the old state),
+      `"alternating"` (players in turn: for the pointwise field D is updated first, then pg
+      from the *new* D), `"rk4"`, `"extragradient"`, `"optimistic"`, an `UpdateRule`, or any
+      `optax.GradientTransformation` (e.g. `optax.sgd(1e-3)` reproduces `"euler"` with lr=1e-3).
+    - `save_every`: keep every k-th state.
+    - `return_info`: also return a `SimulationInfo`.
+    - `warn`: emit a `DomainExitWarning` when the trajectory stopped early.
+
+    **Returns:** `path: Float[Array, "steps//save_every+1 n"]` (row 0 is `z0`), and the
+    `SimulationInfo` if `return_info`. A trajectory whose next step would leave the domain
+    (or be non-finite) stops there: later rows repeat the last valid state; never NaNs.
+
+    **Raises:** `ValueError`/`TypeError` for a bad `z0`, `steps`, `save_every`, `lr` or `method`,
+    before anything is compiled.
+    """
+    if not isinstance(field, Field):
+        raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
+    rule = get_rule(method)
+    steps = _check_positive_int("steps", steps)
+    save_every = _check_positive_int("save_every", save_every)
+    if steps % save_every:
+        raise ValueError(f"`steps` ({steps}) must be a multiple of `save_every` ({save_every}).")
+    lr = check_lr(rule, lr)
+    z0 = canonical_state(field, z0)
+    if z0.ndim != 1:
+        raise ValueError(f"`z0` must have shape ({field.dim},); got {tuple(z0.shape)} (use jaxgan.basins for many starts).")
+    if not bool(field.in_domain(z0)):
+        raise ValueError(f"`z0` = {np.asarray(z0).tolist()} is outside the domain of field {field.name!r}: {field.domain_str()}.")
+    lr_arr = jnp.asarray(0.0 if lr is None else lr, dtype=z0.dtype)
+    path, status, exit_step = _simulate_jit(field, z0, lr_arr, rule=rule, n_saves=steps // save_every,
+                                            save_every=save_every)
+    fate = Fate(int(status))
+    exit_step = int(exit_step)
+    if fate != Fate.UNDECIDED and warn:
+        what = "leave the domain" if fate == Fate.LEFT_DOMAIN else "be non-finite"
+        warnings.warn(
+            f"trajectory of {field.name!r} stopped at step {exit_step}: the next {rule.name} step "
+            f"would {what} ({field.domain_str()}); later rows repeat the last valid state.",
+            DomainExitWarning, stacklevel=2,
+        )
+    if return_info:
+        return path, SimulationInfo(fate, exit_step, path[-1])
+    return path
