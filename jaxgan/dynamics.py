@@ -236,7 +236,7 @@ def guarded_step(rule: UpdateRule, field: Field, z, state, lr, status, step_inde
     )
     z_out = jnp.where(accept, z_new, z)
     state_out = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), state_new, state)
-    exit_step = jnp.where(running & ~inside, step_index, -1)
+    exit_step = jnp.where(running & ~inside, jnp.asarray(step_index, jnp.int32), jnp.int32(-1))
     return z_out, state_out, new_status, exit_step
 
 
@@ -258,7 +258,7 @@ def _simulate_jit(field, z0, lr, *, rule, n_saves, save_every):
         return (z, state, status, exit_step), z
 
     init = (z0, state0, jnp.int32(Fate.UNDECIDED), jnp.int32(-1))
-    (z, _, status, exit_step), path = jax.lax.scan(outer, init, jnp.arange(n_saves))
+    (z, _, status, exit_step), path = jax.lax.scan(outer, init, jnp.arange(n_saves, dtype=jnp.int32))
     return jnp.concatenate([z0[None], path]), status, exit_step
 
 

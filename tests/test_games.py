@@ -1,0 +1,130 @@
+"""Games: presets, the D0 solver, and the local stability criterion."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxgan
+from jaxgan import games
+
+ALL_PRESETS = ["minimax", "non_saturating", "wasserstein", "quadratic", "least_squares", "hinge",
+               "kl", "reverse_kl", "pearson", "hellinger", "jensen_shannon"]
+
+# D0 of each preset, derived by hand from f1' + f2' = 0 (f-GAN: D0 = f'(1)).
+EXPECTED_D0 = {"minimax": 0.5, "non_saturating": 0.5, "wasserstein": 0.0, "quadratic": 1.0,
+               "least_squares": 0.5, "hinge": 0.0, "kl": 1.0, "reverse_kl": -1.0, "pearson": 0.0,
+               "hellinger": 0.0, "jensen_shannon": 0.0}
+
+
+def test_registry_lists_every_required_preset():
+    assert set(ALL_PRESETS) <= set(games.names())
+    for name in ALL_PRESETS:
+        game = games.get(name)
+        assert game.name == name
+        assert games.get(name) is game  # one object per preset: compiled fields are reused
+        doc = getattr(games, name).__doc__
+        assert doc and ("Source" in doc or "source" in doc), name
+
+
+def test_aliases_and_passthrough():
+    assert games.get("classic") is games.get("minimax")
+    assert games.get("Non-Saturating") is games.get("non_saturating")
+    g = games.get("quadratic")
+    assert games.get(g) is g
+
+
+@pytest.mark.parametrize("name", ALL_PRESETS)
+def test_rest_d_matches_hand_derivation(name):
+    assert games.get(name).rest_d() == pytest.approx(EXPECTED_D0[name], abs=1e-6)
+
+
+def test_rest_d_float64_is_exact_to_double_precision(x64):
+    for name in ALL_PRESETS:
+        assert games.get(name).rest_d() == pytest.approx(EXPECTED_D0[name], abs=1e-14)
+
+
+def test_solver_handles_a_root_near_a_domain_edge():
+    # f1' + f2' = 1/D - 9/(1-D)  →  D0 = 0.1, close to the lower end of (0, 1).
+    g = jaxgan.Game(jnp.log, lambda d: 9.0 * jnp.log1p(-d), lambda d: -jnp.log1p(-d),
+                    name="skewed", d_domain=(0.0, 1.0))
+    assert g.rest_d() == pytest.approx(0.1, rel=1e-6)
+
+
+def test_no_root_names_the_game():
+    g = jaxgan.Game(lambda d: d, lambda d: d, lambda d: d, name="rootless")
+    with pytest.raises(ValueError, match="rootless.*no root"):
+        g.rest_d()
+    with pytest.raises(ValueError, match="rootless"):
+        jaxgan.pointwise_field(g, 0.2)
+
+
+def test_identically_zero_derivative_asks_for_d0():
+    g = jaxgan.Game(lambda d: 2 * d, lambda d: -2 * d, lambda d: d, name="flat")
+    with pytest.raises(ValueError, match="flat.*d0="):
+        g.rest_d()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(f1=1.0), "f1"),
+        (dict(f3="log"), "f3"),
+        (dict(d_domain=(1.0, 0.0)), "d_domain"),
+        (dict(d_domain=(0.0,)), "d_domain"),
+        (dict(d_domain=(0.0, 1.0), d0=2.0), "d0"),
+        (dict(name=""), "name"),
+    ],
+)
+def test_bad_game_arguments(kwargs, match):
+    base = dict(f1=jnp.log, f2=lambda d: jnp.log1p(-d), f3=jnp.log, name="g", d_domain=(0.0, 1.0))
+    base.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=match):
+        jaxgan.Game(**base)
+
+
+def test_unknown_game_lists_valid_names():
+    with pytest.raises(ValueError, match="valid names: .*minimax"):
+        games.get("minmax")
+
+
+def test_criterion_states_the_numbers():
+    c = jaxgan.stability_conditions("minimax")
+    # (f1''+f2'')(1/2) = -1/D² - 1/(1-D)² = -8; f2'(1/2) = -2; f3'(1/2) = 2.
+    assert c.curvature == pytest.approx(-8.0)
+    assert c.df2 == pytest.approx(-2.0) and c.df3 == pytest.approx(2.0)
+    assert c.coupling == pytest.approx(-4.0)
+    assert c.stable
+    text = c.explain()
+    assert "-8" in text and "-4" in text and "stable" in text
+    w = jaxgan.stability_conditions("wasserstein")
+    assert w.curvature == 0.0 and not w.stable and "centre" in w.explain()
+
+
+def _random_game(rng, i):
+    a1, a2, b1, b2, c1, c2, g1, g2 = rng.normal(size=8)
+    return jaxgan.Game(
+        lambda d: a1 * d + 0.5 * b1 * d * d + 0.3 * c1 * jnp.sin(d),
+        lambda d: a2 * d + 0.5 * b2 * d * d + 0.3 * c2 * jnp.sin(d),
+        lambda d: g1 * d + 0.5 * g2 * d * d,
+        name=f"random{i}", d_domain=(-10.0, 10.0),
+    )
+
+
+def test_criterion_agrees_with_eigenvalues_on_random_games():
+    """Stable iff trace < 0 and det > 0 with trace = pd(f1''+f2''), det = -f2'f3' (2×2 Jacobian)."""
+    rng = np.random.default_rng(0)
+    checked = {True: 0, False: 0}
+    for i in range(60):
+        game = _random_game(rng, i)
+        try:
+            cond = jaxgan.stability_conditions(game)
+        except ValueError:
+            continue  # no root in the domain: a legitimate outcome for a random game
+        for pd in (0.3, 1.7):
+            rep = jaxgan.analyze(jaxgan.pointwise_field(game, pd))
+            assert np.max(np.abs(rep.velocity)) < 1e-4
+            assert rep.stable == cond.stable, (game.name, pd, rep.eigenvalues, cond)
+            checked[cond.stable] += 1
+    assert checked[True] >= 5 and checked[False] >= 5, checked
