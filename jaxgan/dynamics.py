@@ -9,6 +9,16 @@ Built-in rules: `"euler"` (the article's script: every player from the old state
 `"alternating"` (players in turn, each seeing the others' new values), `"rk4"`,
 `"extragradient"`, `"optimistic"`, and any `optax.GradientTransformation` (each player
 ascends its own objective, so the optimiser is fed the gradient `-v(z)` of the loss).
+
+Two more kinds of method share the same `method=` interface (in `simulate`,
+`jaxgan.basins` and `jaxgan.sweep`):
+
+- `Optimizer(optax.sgd, learning_rate=1e-3, momentum=0.9)`: an optax optimiser whose
+  numeric hyper-parameters are *traced* (through `optax.inject_hyperparams`), so new values
+  never recompile and sweeps can vary them per start;
+- `"adaptive"` / `adaptive(...)`: adaptive continuous-time integration through diffrax
+  (optional extra), where `lr` is the time between two states and a per-start event stops
+  the solve as soon as the state leaves the domain.
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ import numpy as np
 
 from .fields import Field
 
-__all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "SimulationInfo", "DomainExitWarning"]
+__all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "SimulationInfo", "DomainExitWarning",
+           "Optimizer", "adaptive", "method_args"]
 
 
 class Fate(enum.IntEnum):
@@ -36,6 +47,14 @@ class Fate(enum.IntEnum):
     - `CYCLING`: bounded, not converging, and winding around the rest point.
     - `DIVERGED`: a non-finite or unbounded state.
     - `LEFT_DOMAIN`: the next step would leave the field's domain; the start was frozen.
+
+    The sweeps (`jaxgan.basins`, `jaxgan.sweep`) decide CYCLING by a Poincaré section: the
+    ray from the rest point along the first coordinate of the winding plane. Each signed
+    crossing of that ray is one full turn around the rest point (the accumulated winding
+    angle, in turns); a start is CYCLING once `cycle_turns` consecutive turns in the same
+    direction each return to the ray within a relative distance `cycle_rtol` of the
+    previous return (the return map is the identity: a closed orbit, neither spiralling in
+    nor out). See `jaxgan.sweeps` for the other rules.
     """
 
     UNDECIDED = 0
@@ -132,6 +151,214 @@ def _is_optax(method) -> bool:
     return hasattr(method, "init") and hasattr(method, "update") and callable(method.update)
 
 
+# ----------------------------------------------------------------------------- traced optax
+
+
+def _is_number(v) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return True
+    return isinstance(v, (np.ndarray, jax.Array)) and np.ndim(v) == 0 and np.issubdtype(np.asarray(v).dtype, np.number)
+
+
+class Optimizer:
+    """An optax optimiser family whose numeric hyper-parameters are traced values.
+
+    `Optimizer(optax.sgd, learning_rate=1e-3, momentum=0.9)` runs exactly like
+    `optax.sgd(1e-3, momentum=0.9)` (each player ascends its own objective: the optimiser
+    is fed `-v(z)`), but the numbers live in the optimiser state (through
+    `optax.inject_hyperparams`) instead of the compiled code: `simulate`, `jaxgan.basins`
+    and `jaxgan.sweep` compile once per *family* and structure, and a sweep can give every
+    start its own `learning_rate`, `momentum`, `b1`, ...
+
+    **Arguments:**
+
+    - `factory`: an optax optimiser factory (`optax.sgd`, `optax.adam`,
+      `optax.optimistic_gradient_descent`, ...), called with the keywords below.
+    - `static`: names of keyword arguments that must stay Python values (flags such as
+      `nesterov=True` are static automatically: every non-numeric keyword is).
+    - `**hyperparams`: the keyword arguments; numeric ones are traced.
+
+    Which keywords are given is part of the structure (e.g. `momentum=0.0` builds a
+    momentum trace, omitting it does not); the optimiser's `init` must not depend on the
+    values (true of optax's optimisers, whose states start at zero).
+
+    **Raises:** `TypeError` if `factory` is not callable, does not accept the keywords, or
+    does not return an optax transformation; `ValueError` for a non-finite number.
+    """
+
+    def __init__(self, factory, *, static=(), **hyperparams):
+        if not callable(factory):
+            raise TypeError(f"Optimizer argument `factory` must be an optax optimiser factory (e.g. optax.sgd); got {factory!r}.")
+        static = tuple(static)
+        traced, fixed = {}, {}
+        for k, v in hyperparams.items():
+            if k not in static and _is_number(v):
+                val = float(v)
+                if not math.isfinite(val):
+                    raise ValueError(f"Optimizer hyper-parameter `{k}` must be finite; got {v!r}.")
+                traced[k] = val
+            else:
+                fixed[k] = v
+        try:
+            tx = factory(**hyperparams)
+        except TypeError as exc:
+            raise TypeError(f"Optimizer: {getattr(factory, '__name__', factory)!r} does not accept {sorted(hyperparams)}: {exc}") from None
+        if not _is_optax(tx):
+            raise TypeError(f"Optimizer argument `factory` must return an optax GradientTransformation; got {type(tx).__name__}.")
+        try:
+            hash(tuple(fixed.items()))
+        except TypeError:
+            raise TypeError(f"Optimizer: non-numeric hyper-parameters must be hashable; got {fixed!r}.") from None
+        self.factory = factory
+        self.hyperparams = dict(traced)
+        self.static = dict(fixed)
+        self._tx = tx
+
+    @property
+    def name(self) -> str:
+        return f"optax:{getattr(self.factory, '__name__', type(self.factory).__name__)}"
+
+    def transformation(self):
+        """The plain optax transformation with these values (compiled in as constants)."""
+        return self._tx
+
+    def replace(self, **hyperparams) -> "Optimizer":
+        """A copy with some numeric hyper-parameters replaced (same structure, no recompile)."""
+        unknown = set(hyperparams) - set(self.hyperparams)
+        if unknown:
+            raise ValueError(f"{self.name} has no traced hyper-parameter(s) {sorted(unknown)}; it has {sorted(self.hyperparams)}.")
+        return Optimizer(self.factory, static=tuple(self.static), **{**self.static, **self.hyperparams, **hyperparams})
+
+    @property
+    def traced_rule(self) -> UpdateRule:
+        """The update rule that reads the hyper-parameters from its `lr` slot (a dict)."""
+        return _optimizer_rule(self.factory, tuple(sorted(self.hyperparams)), tuple(sorted(self.static.items())))
+
+    def __repr__(self):
+        kw = ", ".join(f"{k}={v!r}" for k, v in {**self.hyperparams, **self.static}.items())
+        return f"Optimizer({getattr(self.factory, '__name__', self.factory)}, {kw})"
+
+
+@functools.lru_cache(maxsize=256)
+def _optimizer_rule(factory, names, static) -> UpdateRule:
+    import optax
+
+    static = dict(static)
+    tx = optax.inject_hyperparams(factory, static_args=tuple(static))(**{n: 0.0 for n in names}, **static)
+
+    def init(field, z0):
+        return tx.init(z0)
+
+    def step(field, z, state, hyper):
+        # The numbers come in through the `lr` slot (traced); the state's copy is replaced.
+        # (numeric defaults the user did not give, e.g. adam's b1, stay as the factory set them)
+        hp = {k: jnp.asarray(hyper[k], dtype=jnp.result_type(v)) if k in hyper else v
+              for k, v in state.hyperparams.items()}
+        state = state._replace(hyperparams=hp)
+        updates, state = tx.update(-field(z), state, z)
+        return z + updates.astype(z.dtype), state
+
+    name = f"optax:{getattr(factory, '__name__', type(factory).__name__)}"
+    return UpdateRule(init, step, name, takes_lr=False)
+
+
+# ----------------------------------------------------------------------------- adaptive (diffrax)
+
+_SOLVERS = ("tsit5", "dopri5", "dopri8", "bosh3", "heun")
+
+
+def _import_diffrax():
+    try:
+        import diffrax
+    except ImportError:
+        raise ImportError(
+            "method 'adaptive' needs the optional dependency diffrax; install it with "
+            "`pip install 'jaxgan[diffrax]'` (or `pip install diffrax`)."
+        ) from None
+    return diffrax
+
+
+def adaptive(solver: str = "tsit5", *, rtol: float = 1e-6, atol: float = 1e-8, max_steps: int = 4096) -> UpdateRule:
+    """Adaptive continuous-time integration of the field through diffrax (optional extra).
+
+    One "step" of this rule integrates `dz/dt = v(z)` over a time `lr` with an adaptive
+    Runge-Kutta solver and a PID step-size controller, so `steps` steps cover the time
+    `steps·lr`, the same time as `steps` Euler steps of size `lr`. A per-start diffrax
+    `Event` stops the solve as soon as the state leaves the field's domain (or becomes
+    non-finite): under `vmap` every start stops on its own, and the step is then refused
+    (`Fate.LEFT_DOMAIN`, the start frozen at the last state inside) by `guarded_step`. A solve
+    that fails (the step size collapses, `max_steps` exhausted) gives a non-finite state,
+    hence `Fate.DIVERGED`.
+
+    **Arguments:**
+
+    - `solver`: `"tsit5"` (Tsitouras 2011, default), `"dopri5"`, `"dopri8"`, `"bosh3"`, `"heun"`.
+    - `rtol`, `atol`: the controller's tolerances (positive).
+    - `max_steps`: the most solver steps in one interval `lr`.
+
+    **Returns:** an `UpdateRule` named `"adaptive:SOLVER"` (takes `lr`).
+
+    **Raises:** `ImportError` if diffrax is not installed; `ValueError` for a bad argument.
+    """
+    if not isinstance(solver, str) or solver.lower() not in _SOLVERS:
+        raise ValueError(f"adaptive argument `solver` must be one of {', '.join(_SOLVERS)}; got {solver!r}.")
+    for name, val in (("rtol", rtol), ("atol", atol)):
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not (math.isfinite(val) and val > 0):
+            raise ValueError(f"adaptive argument `{name}` must be a positive number; got {val!r}.")
+    max_steps = _check_positive_int("max_steps", max_steps)
+    _import_diffrax()
+    return _adaptive_rule(solver.lower(), float(rtol), float(atol), max_steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _adaptive_rule(solver: str, rtol: float, atol: float, max_steps: int) -> UpdateRule:
+    diffrax = _import_diffrax()
+    solver_obj = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
+                  "bosh3": diffrax.Bosh3, "heun": diffrax.Heun}[solver]()
+    term = diffrax.ODETerm(lambda t, y, field: field(y))
+    # Per-start exit event: stop as soon as the state is outside the domain (or non-finite).
+    event = diffrax.Event(lambda t, y, field, **kwargs: ~field.in_domain(y))
+    controller = diffrax.PIDController(rtol=rtol, atol=atol)
+
+    def step(field, z, state, lr):
+        lr = jnp.asarray(lr, z.dtype)
+        sol = diffrax.diffeqsolve(term, solver_obj, jnp.zeros((), z.dtype), lr, None, z, args=field,
+                                  stepsize_controller=controller, event=event, max_steps=max_steps,
+                                  throw=False, saveat=diffrax.SaveAt(t1=True))
+        ok = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
+        z_new = jnp.where(ok, sol.ys[-1], jnp.nan).astype(z.dtype)
+        return z_new, state
+
+    return UpdateRule(_no_state, step, f"adaptive:{solver}")
+
+
+def method_args(method, lr, dtype=None):
+    """Split `method` into a static `UpdateRule` and the traced value its `lr` slot receives.
+
+    For a named rule or `UpdateRule` that is `lr` (checked); for a plain optax transformation
+    a dummy 0 (it carries its own numbers, compiled in); for an `Optimizer` the dict of its
+    numeric hyper-parameters, so new values never recompile.
+
+    **Returns:** `(rule, arg)`; `arg` a scalar array of `dtype` (default: JAX's default float)
+    or a dict of them.
+
+    **Raises:** as `get_rule` and `check_lr`, before anything is compiled.
+    """
+    dtype = dtype or jnp.result_type(float)
+    if isinstance(method, Optimizer):
+        if lr is not None:
+            raise ValueError(
+                f"`lr` must be omitted for method {method.name!r}: the optimiser carries its own "
+                f"learning rate; got lr={lr!r}."
+            )
+        return method.traced_rule, {k: jnp.asarray(v, dtype) for k, v in method.hyperparams.items()}
+    rule = get_rule(method)
+    lr = check_lr(rule, lr)
+    return rule, jnp.asarray(0.0 if lr is None else lr, dtype)
+
+
 def get_rule(method) -> UpdateRule:
     """Canonicalise `method` (a name, an `UpdateRule` or an optax transformation) to an `UpdateRule`.
 
@@ -142,18 +369,23 @@ def get_rule(method) -> UpdateRule:
     if isinstance(method, str):
         key = method.strip().lower().replace("-", "_")
         key = {"simultaneous": "euler", "gd": "euler", "alt": "alternating", "eg": "extragradient",
-               "ogd": "optimistic"}.get(key, key)
+               "ogd": "optimistic", "diffrax": "adaptive"}.get(key, key)
+        if key == "adaptive":
+            return adaptive()
         if key not in _RULES:
             raise ValueError(
-                f"unknown method {method!r}; expected one of {', '.join(_RULES)} or an optax "
-                f"GradientTransformation."
+                f"unknown method {method!r}; expected one of {', '.join(_RULES)}, adaptive, an "
+                f"optax GradientTransformation or a jaxgan.Optimizer."
             )
         return _RULES[key]
+    if isinstance(method, Optimizer):
+        # Values compiled in as constants; `method_args` gives the traced form.
+        return _optax_rule(method.transformation())
     if _is_optax(method):
         return _optax_rule(method)
     raise TypeError(
-        f"`method` must be a name ({', '.join(_RULES)}), an UpdateRule or an optax "
-        f"GradientTransformation; got {type(method).__name__}."
+        f"`method` must be a name ({', '.join(_RULES)}, adaptive), an UpdateRule, an optax "
+        f"GradientTransformation or a jaxgan.Optimizer; got {type(method).__name__}."
     )
 
 
@@ -278,8 +510,11 @@ def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_ever
     - `lr`: the step size (positive). Omit it for optax transformations.
     - `method`: `"euler"` (exactly the article's script: both players from the old state),
       `"alternating"` (players in turn: for the pointwise field D is updated first, then pg
-      from the *new* D), `"rk4"`, `"extragradient"`, `"optimistic"`, an `UpdateRule`, or any
-      `optax.GradientTransformation` (e.g. `optax.sgd(1e-3)` reproduces `"euler"` with lr=1e-3).
+      from the *new* D), `"rk4"`, `"extragradient"`, `"optimistic"`, an `UpdateRule`, any
+      `optax.GradientTransformation` (e.g. `optax.sgd(1e-3)` reproduces `"euler"` with lr=1e-3),
+      a `jaxgan.Optimizer` (optax with traced hyper-parameters: new values do not recompile),
+      or `"adaptive"` / `adaptive(...)` (diffrax, optional extra: each step integrates the
+      field adaptively over a time `lr`, stopping at a domain exit).
     - `save_every`: keep every k-th state.
     - `return_info`: also return a `SimulationInfo`.
     - `warn`: emit a `DomainExitWarning` when the trajectory stopped early.
@@ -293,18 +528,17 @@ def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_ever
     """
     if not isinstance(field, Field):
         raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
-    rule = get_rule(method)
+    rule, lr_arr = method_args(method, lr)
     steps = _check_positive_int("steps", steps)
     save_every = _check_positive_int("save_every", save_every)
     if steps % save_every:
         raise ValueError(f"`steps` ({steps}) must be a multiple of `save_every` ({save_every}).")
-    lr = check_lr(rule, lr)
     z0 = canonical_state(field, z0)
     if z0.ndim != 1:
         raise ValueError(f"`z0` must have shape ({field.dim},); got {tuple(z0.shape)} (use jaxgan.basins for many starts).")
     if not bool(field.in_domain(z0)):
         raise ValueError(f"`z0` = {np.asarray(z0).tolist()} is outside the domain of field {field.name!r}: {field.domain_str()}.")
-    lr_arr = jnp.asarray(0.0 if lr is None else lr, dtype=z0.dtype)
+    lr_arr = jax.tree_util.tree_map(lambda a: a.astype(z0.dtype), lr_arr)
     path, status, exit_step = _simulate_jit(field, z0, lr_arr, rule=rule, n_saves=steps // save_every,
                                             save_every=save_every)
     fate = Fate(int(status))

@@ -133,7 +133,17 @@ class Game:
 
 @functools.lru_cache(maxsize=256)
 def _solved_d0(game: Game, dtype_name: str) -> float:
-    return solve_d0(game, dtype=jnp.dtype(dtype_name))
+    # Solve in float64 (a scoped switch, restored on exit) and round to the requested dtype:
+    # a float32 solve cannot resolve roots where f1' + f2' is flat to float32 precision.
+    with jax.enable_x64(True):
+        root = solve_d0(game, dtype=jnp.float64)
+        # A short decimal that is at least as good a root is the exact one (e.g. 0, 1/2).
+        short = round(root, 12)
+        if short != root and game.d_domain[0] < short < game.d_domain[1]:
+            g = lambda d: game.df1(d) + game.df2(d)  # noqa: E731
+            if abs(float(g(jnp.float64(short)))) <= abs(float(g(jnp.float64(root)))):
+                root = short
+    return float(np.asarray(root, dtype=jnp.dtype(dtype_name)))
 
 
 def _interior_grid(lo: float, hi: float, n: int = 4001) -> np.ndarray:
@@ -173,8 +183,9 @@ def solve_d0(game: Game, *, dtype=None, tol: float | None = None, max_iter: int 
     """
     dtype = jnp.dtype(dtype or jnp.result_type(float))
     lo, hi = game.d_domain
-    g = jax.jit(jax.vmap(lambda d: game.df1(d) + game.df2(d)))
-    dg = jax.jit(jax.grad(lambda d: game.df1(d) + game.df2(d)))
+    # Eager, not jitted: a game is solved once, and compiling would cost more than it saves.
+    g = jax.vmap(lambda d: game.df1(d) + game.df2(d))
+    dg = jax.grad(lambda d: game.df1(d) + game.df2(d))
     grid = _interior_grid(lo, hi).astype(dtype)
     vals = np.asarray(g(jnp.asarray(grid, dtype)))
     finite = np.isfinite(vals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -214,43 +215,68 @@ def stability_conditions(game) -> StabilityConditions:
 # ----------------------------------------------------------------------------- discrete time
 
 
-def _full_state_map(field: Field, method, lr, z):
-    """The update as a map on the flat vector (z, optimiser state), and the flat rest state."""
-    rule = get_rule(method)
-    lr = check_lr(rule, lr)
+@functools.partial(jax.jit, static_argnames=("rule",))
+def _step_jacobian_jit(field: Field, z, lr, *, rule):
+    # The update as a map on the flat vector (z, optimiser state), differentiated at (z, init).
+    # One compile per (field kind, rule): the field's numbers, z and lr are traced.
     state0 = rule.init(field, z)
     flat0, unravel = ravel_pytree((z, state0))
-    lr_arr = None if lr is None else jnp.asarray(lr, dtype=z.dtype)
 
     def step(flat):
         zz, st = unravel(flat)
-        z_new, st_new = rule.step(field, zz, st, lr_arr)
+        z_new, st_new = rule.step(field, zz, st, lr)
         return ravel_pytree((z_new, st_new))[0]
 
-    return step, flat0
+    return jax.jacfwd(step)(flat0)
 
 
 def step_jacobian(field: Field, method="euler", lr=None, z=None) -> np.ndarray:
     """The Jacobian of one full update (state and optimiser state, flattened) at the rest point.
 
-    The optimiser state is the rule's `init` at the point (e.g. zero momentum), which is a
-    fixed point of the update there.
+    The optimiser state is the rule's `init` at the point (e.g. zero momentum for optax
+    momentum, the previous field value for `"optimistic"`), which is a fixed point of the
+    update there; so the Jacobian has size `n + (size of the optimiser state)`.
+
+    **Raises:** `ValueError` for a missing, non-positive or non-finite `lr` (or an `lr` given to
+    an optax transformation, which carries its own), and as `analyze` for `z`.
     """
+    if not isinstance(field, Field):
+        raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
+    rule = get_rule(method)
+    lr = check_lr(rule, lr)
     p = _point(field, z)
-    step, flat0 = _full_state_map(field, method, lr, p)
-    return np.asarray(jax.jacfwd(step)(flat0))
+    lr_arr = None if lr is None else jnp.asarray(lr, dtype=p.dtype)
+    return np.asarray(_step_jacobian_jit(field, p, lr_arr, rule=rule))
 
 
 def step_spectral_radius(field: Field, method="euler", lr=None, z=None) -> float:
     """Spectral radius of the Jacobian of one update at the rest point (< 1: locally stable).
 
+    The Jacobian is taken by autodiff through one full update of the state *and* the optimiser
+    state (`step_jacobian`), so momentum, optimistic and alternating updates are covered. On
+    the bilinear game `min_x max_y x·y` (`J = [[0, -1], [1, 0]]`) it gives √(1 + η²) for
+    `"euler"`, 1 for `"alternating"` with η ≤ 2, and √(1 - η² + η⁴) for `"extragradient"`.
+
     **Arguments:**
 
     - `field`: a `Field` with a rest point (or pass `z`).
-    - `method`: a rule name, an `UpdateRule` or an optax transformation.
-    - `lr`: the step size (omit for optax transformations).
+    - `method`: `"euler"`, `"alternating"`, `"rk4"`, `"extragradient"`, `"optimistic"`, an
+      `UpdateRule`, or an optax transformation.
+    - `lr`: the step size, positive (omit for optax transformations).
+    - `z`: the point (default: the rest point).
+
+    **Returns:** a float.
+
+    **Raises:** `ValueError` for a missing, non-positive or non-finite `lr`, an `lr` given with
+    an optax transformation, an unknown method, or a field without a rest point and no `z`.
     """
-    return float(np.max(np.abs(np.linalg.eigvals(step_jacobian(field, method, lr, z)))))
+    m = step_jacobian(field, method, lr, z)
+    if not np.all(np.isfinite(m)):
+        raise ValueError(
+            f"the Jacobian of one {get_rule(method).name!r} step of field {field.name!r} at the point is not finite: "
+            f"the update is not differentiable there (e.g. Adam's 1/√v at v = 0), so it has no linearisation."
+        )
+    return float(_radii(m))
 
 
 def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None = None) -> float:
@@ -331,3 +357,207 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
             break
     return 0.5 * (a + b)
 
+
+
+# ============================================================================ stability regions
+# The spectral radius of one update over a grid of step sizes and a second hyper-parameter.
+
+__all__ += ["StabilityRegion", "stability_region", "eigenvalues_over"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityRegion:
+    """Spectral radii of one update at the rest point over a grid.
+
+    - `lrs`: `Float[ndarray, "L"]`, the step sizes.
+    - `values`: `Float[ndarray, "P"]` of the second hyper-parameter, or `None`.
+    - `radius`: `Float[ndarray, "P L"]` (or `"L"` without a second axis); `< 1`: locally stable;
+      NaN where the update is not differentiable at the point (e.g. Adam at zero second moment).
+    - `method`, `param`, `field_name`: labels for figures and tables.
+    """
+
+    lrs: np.ndarray
+    values: np.ndarray | None
+    radius: np.ndarray
+    method: str
+    param: str | None
+    field_name: str
+
+    @property
+    def stable(self) -> np.ndarray:
+        """Boolean mask of `radius < 1` (shape of `radius`)."""
+        return self.radius < 1.0
+
+    def max_stable_lr(self) -> np.ndarray:
+        """Per value, the largest grid lr such that every smaller grid lr is stable (0 if none)."""
+        ok = np.atleast_2d(self.stable)
+        first_bad = np.where(ok.all(axis=1), ok.shape[1], np.argmin(ok, axis=1))
+        out = np.where(first_bad > 0, self.lrs[np.maximum(first_bad - 1, 0)], 0.0)
+        return out if self.values is not None else out[0]
+
+
+def _grid_arg(name: str, values, positive: bool) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"stability_region argument `{name}` must be a 1-D array of numbers; got {values!r}.") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"stability_region argument `{name}` must be a non-empty 1-D array; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+        what = "positive and finite" if positive else "finite"
+        raise ValueError(f"stability_region argument `{name}` must be {what}; got {arr.tolist()}.")
+    return arr
+
+
+def stability_region(field: Field, method="euler", lrs=None, *, param: str | None = None, values=None,
+                     z=None) -> StabilityRegion:
+    """Spectral radius of one update at the rest point over step sizes and a second hyper-parameter.
+
+    Each entry is `step_spectral_radius` (autodiff Jacobian of one full update, state plus
+    optimiser state); all Jacobians of the grid come from one jit-compiled, vmapped function,
+    and their eigenvalues are taken on the host. Stability regions of game optimisers are the
+    object of Gidel et al. 2019 ("Negative Momentum for Improved Game Dynamics") and
+    Mescheder et al. 2017 ("The Numerics of GANs").
+
+    **Arguments:**
+
+    - `field`: a `Field` with a rest point (or pass `z`).
+    - `method`: a rule that takes a step size (`"euler"`, `"alternating"`, `"rk4"`,
+      `"extragradient"`, `"optimistic"`, an `UpdateRule`), **or** a factory `method(lr, value)`
+      returning an optax transformation (for example `lambda lr, b: optax.sgd(lr, momentum=b)`);
+      the factory is called with traced numbers.
+    - `lrs`: `Float[ArrayLike, "L"]`, positive step sizes.
+    - `param`: with a rule: the name of a field parameter (e.g. `"r1_gamma"`) swept over
+      `values`; with a factory: a label for the factory's second argument (default `"value"`).
+    - `values`: `Float[ArrayLike, "P"]` (required with `param` or a factory).
+    - `z`: the point (default: the rest point, recomputed for each parameter value).
+
+    **Returns:** a `StabilityRegion` with `radius` of shape `(P, L)` (or `(L,)`).
+
+    **Raises:** `ValueError`/`TypeError` for bad `lrs`, `values`, `param` or `method`, or a field
+    without a rest point, before anything is compiled.
+    """
+    if not isinstance(field, Field):
+        raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
+    if lrs is None:
+        raise ValueError("stability_region argument `lrs` is required (a 1-D array of positive step sizes).")
+    lrs = _grid_arg("lrs", lrs, True)
+    is_factory = callable(method) and not isinstance(method, str) and not _is_rule_like(method)
+    if is_factory:
+        if values is None:
+            raise ValueError("stability_region argument `values` is required with a factory `method(lr, value)`.")
+        param = param or "value"
+        rule, name = None, getattr(method, "__name__", "optax")
+    else:
+        rule = get_rule(method)
+        if not rule.takes_lr:
+            raise ValueError(f"stability_region argument `method`: {rule.name!r} carries its own step size; pass "
+                             f"a factory `method(lr, value)` returning the optax transformation instead.")
+        name = rule.name
+        if param is not None:
+            if not isinstance(field.params, dict) or param not in field.params:
+                have = sorted(field.params) if isinstance(field.params, dict) else []
+                raise ValueError(f"stability_region argument `param` must name a parameter of field "
+                                 f"{field.name!r} ({have}); got {param!r}.")
+            if values is None:
+                raise ValueError("stability_region argument `values` is required with `param`.")
+        elif values is not None:
+            raise ValueError("stability_region argument `values` needs `param` (a field parameter name) or a "
+                             "factory `method`.")
+    vals = None if values is None else _grid_arg("values", values, False)
+    if z is None and field.rest_point is None:
+        raise ValueError(f"field {field.name!r} has no known rest point; pass `z=`.")
+    z_fixed = None if z is None else _point(field, z)
+    dtype = jnp.result_type(float)
+
+    def jac(lr, val):
+        f = field
+        if rule is not None and param is not None:
+            f = field.replace(**{param: val})
+        p = z_fixed if z_fixed is not None else jnp.asarray(f.rest_point, dtype)
+        if rule is None:
+            r, lr_arg = _uncached_optax_rule(method(lr, val)), None
+        else:
+            r, lr_arg = rule, lr
+        state0 = r.init(f, p)
+        flat0, unravel = ravel_pytree((p, state0))
+
+        def stepf(flat):
+            zz, st = unravel(flat)
+            return ravel_pytree(r.step(f, zz, st, lr_arg))[0]
+
+        return jax.jacfwd(stepf)(flat0)
+
+    lr_arr = jnp.asarray(lrs, dtype)
+    val_arr = jnp.asarray(vals if vals is not None else [0.0], dtype)
+    jacs = jax.jit(jax.vmap(jax.vmap(jac, in_axes=(0, None)), in_axes=(None, 0)))(lr_arr, val_arr)
+    radius = _radii(np.asarray(jacs, dtype=np.float64))
+    if vals is None:
+        radius = radius[0]
+    return StabilityRegion(lrs, vals, radius, name, param, field.name)
+
+
+def _radii(m: np.ndarray) -> np.ndarray:
+    """Spectral radii of a stack of matrices `(..., k, k)`; NaN where a matrix is not finite."""
+    m = np.asarray(m, dtype=np.float64)
+    ok = np.all(np.isfinite(m), axis=(-2, -1))
+    out = np.full(ok.shape, np.nan)
+    if np.any(ok):
+        out[ok] = np.max(np.abs(np.linalg.eigvals(m[ok])), axis=-1)
+    return out if out.ndim else float(out)
+
+
+def _is_rule_like(method) -> bool:
+    from .dynamics import UpdateRule, _is_optax
+
+    return isinstance(method, UpdateRule) or _is_optax(method)
+
+
+def _uncached_optax_rule(tx):
+    # The dynamics' optax rule without its cache (the factory's transform closes over tracers).
+    from .dynamics import _optax_rule
+
+    return _optax_rule.__wrapped__(tx)
+
+
+def eigenvalues_over(field: Field, param: str, values, *, z=None) -> np.ndarray:
+    """Eigenvalues of the Jacobian at the rest point as one field parameter varies.
+
+    All Jacobians come from one jit-compiled `vmap` over `values` (the parameter is a traced
+    leaf), eigenvalues on the host, each row sorted like `analyze` (by real, then imaginary part).
+
+    **Arguments:** `field`: a `Field` with dict params; `param`: one of its parameter names (e.g.
+    `"r1_gamma"`); `values`: `Float[ArrayLike, "P"]`; `z`: the point (default: the rest point,
+    recomputed for each value).
+
+    **Returns:** `Complex[ndarray, "P n"]`.
+
+    **Raises:** `ValueError` for an unknown `param`, bad `values`, or no rest point.
+    """
+    if not isinstance(field, Field):
+        raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
+    if not isinstance(field.params, dict) or param not in field.params:
+        have = sorted(field.params) if isinstance(field.params, dict) else []
+        raise ValueError(f"eigenvalues_over argument `param` must name a parameter of field {field.name!r} "
+                         f"({have}); got {param!r}.")
+    try:
+        vals = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"eigenvalues_over argument `values` must be a 1-D array of numbers; got {values!r}.") from None
+    if vals.ndim != 1 or vals.size == 0 or not np.all(np.isfinite(vals)):
+        raise ValueError(f"eigenvalues_over argument `values` must be a non-empty 1-D array of finite numbers; "
+                         f"got shape {vals.shape}.")
+    if z is None and field.rest_point is None:
+        raise ValueError(f"field {field.name!r} has no known rest point; pass `z=`.")
+    z_fixed = None if z is None else _point(field, z)
+    dtype = jnp.result_type(float)
+
+    def jac(v):
+        f = field.replace(**{param: v})
+        p = z_fixed if z_fixed is not None else jnp.asarray(f.rest_point, dtype)
+        return jax.jacfwd(f)(p)
+
+    m = np.asarray(jax.jit(jax.vmap(jac))(jnp.asarray(vals, dtype)), dtype=np.float64)
+    ev = np.linalg.eigvals(m).astype(np.complex128)
+    order = np.lexsort((ev.imag, ev.real), axis=-1)
+    return np.take_along_axis(ev, order, axis=-1)

@@ -1,0 +1,328 @@
+"""The article's figures and a stability table of every preset game, in one call.
+
+`reproduce(out)` runs the article's script (simultaneous Euler, `lr = 1e-3`, 100 000 steps from
+`(D, pg) = (0.75, 0.9)` at `pd = 0.2`; NOTES.md section 6) on the four fields the article discusses
+(classic/minimax, non-saturating, Wasserstein, quadratic), draws each as a phase portrait and all
+four in one panel figure, plots the rest points' eigenvalues of every preset game, and writes a
+stability table (markdown, CSV, JSON). This is the library behind `jaxgan reproduce --out DIR`.
+
+The pointwise field lives on `pg ≥ 0`. At `pd = 0.2` the article's start lies on Wasserstein and
+quadratic orbits that reach `pg = 0`: `jaxgan.simulate` stops those runs at the domain's edge (the
+figures mark the spot). So that the article's picture of each field is still visible, those two panels
+also show one orbit that stays inside the domain (`extra_starts`): Wasserstein's slowly growing circle
+and the quadratic GAN's spiral into its rest point.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from . import games as _games
+from . import plotting
+from .dynamics import Fate, simulate
+from .fields import Field, pointwise_field
+from .stability import analyze, max_stable_lr, stability_conditions
+
+__all__ = ["reproduce", "Reproduction", "ARTICLE_GAMES", "ARTICLE_TITLES", "article_runs", "extra_starts",
+           "stability_rows", "ARTICLE_PD", "ARTICLE_START", "ARTICLE_LR", "ARTICLE_STEPS"]
+
+#: The fields the article discusses, in its order.
+ARTICLE_GAMES = ("minimax", "non_saturating", "wasserstein", "quadratic")
+#: Panel titles.
+ARTICLE_TITLES = {
+    "minimax": "classic (minimax)",
+    "non_saturating": "non-saturating (Goodfellow)",
+    "wasserstein": "Wasserstein",
+    "quadratic": "quadratic (the article's new GAN)",
+}
+#: The article's script: pd, start (D, pg), step and number of steps.
+ARTICLE_PD = 0.2
+ARTICLE_START = (0.75, 0.9)
+ARTICLE_LR = 1e-3
+ARTICLE_STEPS = 100_000
+
+
+def extra_starts(name: str, field: Field) -> list[tuple[float, float]]:
+    """Starts whose orbits stay inside `pg ≥ 0`, shown next to the article's run.
+
+    Wasserstein: `(D0 + 0.75 pd, pd)`, on a circle of radius `0.75 pd` about the rest point (Euler
+    grows it by `√(1 + lr²)` per step, 5% over the article's 100 000 steps). Quadratic: at distance
+    `0.78 pd` from the rest point, inside the Lyapunov level set `V < pd²/2` that never touches
+    `pg = 0`. Other games: none.
+    """
+    d0, pd = (float(v) for v in np.asarray(field.rest_point))
+    if name == "wasserstein":
+        return [(d0 + 0.75 * pd, pd)]
+    if name == "quadratic":
+        return [(d0 - 0.6 * pd, 1.5 * pd)]
+    return []
+
+
+def _save_every(steps: int) -> int:
+    return plotting._save_every_for(steps)
+
+
+def article_runs(pd: float = ARTICLE_PD, *, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
+                 start=ARTICLE_START, games: Sequence[str] = ARTICLE_GAMES, with_extra: bool = True):
+    """The article's trajectories: for each game, `simulate(..., method="euler")` from `start`.
+
+    **Arguments:** `pd`, `steps`, `lr`, `start`: the article's script (defaults: 0.2, 100 000, 1e-3,
+    (0.75, 0.9)); `games`: preset names; `with_extra`: also run `extra_starts`.
+
+    **Returns:** a dict `name -> (field, [(path, SimulationInfo), ...])`, the article's run first. Paths
+    keep about 2000 rows (`save_every` = the largest divisor of `steps` ≤ steps / 2000).
+    """
+    out = {}
+    se = _save_every(int(steps)) if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else 1
+    for name in games:
+        field = pointwise_field(name, pd)
+        starts = [tuple(float(v) for v in start)] + (extra_starts(_games.get(name).name, field) if with_extra else [])
+        runs = [simulate(field, s, steps=steps, lr=lr, method="euler", save_every=se, return_info=True, warn=False)
+                for s in starts]
+        out[name] = (field, runs)
+    return out
+
+
+def _finite_or_str(x: float):
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def stability_rows(pd: float = ARTICLE_PD, games: Sequence[str] | None = None) -> list[dict]:
+    """One row per game: D0, eigenvalues at `pd`, kind, the criterion's numbers, largest stable steps.
+
+    **Returns:** a list of dicts with keys `game`, `d0`, `eigenvalues` (list of `[re, im]`), `kind`,
+    `stable`, `curvature` ((f1''+f2'')(D0)), `coupling` (f2'(D0)·f3'(D0)), `criterion` (both < 0),
+    `lr_max_euler`, `lr_max_alternating` (`max_stable_lr`), `source`.
+    """
+    rows = []
+    for name in games if games is not None else _games.names():
+        game = _games.get(name)
+        field = pointwise_field(game, pd)
+        rep = analyze(field)
+        cond = stability_conditions(game)
+        rows.append({
+            "game": game.name, "d0": cond.d0,
+            "eigenvalues": [[float(l.real), float(l.imag)] for l in rep.eigenvalues],
+            "kind": rep.kind, "stable": bool(rep.stable), "curvature": cond.curvature, "coupling": cond.coupling,
+            "criterion": bool(cond.stable), "lr_max_euler": max_stable_lr(field, "euler"),
+            "lr_max_alternating": max_stable_lr(field, "alternating"), "source": game.source,
+        })
+    return rows
+
+
+def _trajectory_rows(runs) -> list[dict]:
+    rows = []
+    for name, (field, items) in runs.items():
+        rest = np.asarray(field.rest_point, dtype=np.float64)
+        for k, (path, info) in enumerate(items):
+            path = np.asarray(path, dtype=np.float64)
+            final = np.asarray(info.final, dtype=np.float64)
+            rows.append({"game": name, "run": "article" if k == 0 else "inside the domain",
+                         "start": path[0].tolist(), "fate": Fate(info.fate).name.lower(),
+                         "exit_step": int(info.exit_step), "final": final.tolist(),
+                         "distance_to_rest": float(np.linalg.norm(final - rest))})
+    return rows
+
+
+def _eig_text(pairs) -> str:
+    out = []
+    for re, im in pairs:
+        re = re + 0.0  # no "-0"
+        out.append(f"{re:.4g}" if abs(im) < 1e-9 else f"{re:.4g} {'+' if im >= 0 else '−'} {abs(im):.4g}i")
+    return ", ".join(out)
+
+
+def _lr_text(x) -> str:
+    return "∞" if x == math.inf or x == "inf" else "0 (none)" if x == 0 else f"{x:.4g}"
+
+
+_FATE_TEXT = {"undecided": "ran all steps", "left_domain": "left the domain", "diverged": "diverged"}
+
+
+def _markdown(rows, traj, settings) -> str:
+    pd = settings["pd"]
+    lines = [
+        f"# Stability of the preset games at pd = {pd:g}",
+        "",
+        "Rest point (D0, pd). Local criterion: (f1''+f2'')(D0) < 0 and f2'(D0)·f3'(D0) < 0. "
+        "Largest stable step: |1 + lr·λ| < 1 for every eigenvalue (Euler); autodiff of one update "
+        "(alternating).",
+        "",
+        "| game | D0 | eigenvalues | kind | (f1''+f2'')(D0) | f2'·f3'(D0) | criterion | max lr Euler | "
+        "max lr alternating |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['game']} | {r['d0']:.4g} | {_eig_text(r['eigenvalues'])} | {r['kind']} | "
+                     f"{r['curvature']:.4g} | {r['coupling']:.4g} | {'holds' if r['criterion'] else 'fails'} | "
+                     f"{_lr_text(r['lr_max_euler'])} | {_lr_text(r['lr_max_alternating'])} |")
+    lines += [
+        "",
+        f"## The article's runs (Euler, lr = {settings['lr']:g}, {settings['steps']:,} steps)",
+        "",
+        "| game | run | start (D, pg) | fate | stopped at step | final (D, pg) | distance to rest |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in traj:
+        ex = str(t["exit_step"]) if t["exit_step"] >= 0 else "—"
+        fate = _FATE_TEXT.get(t["fate"], t["fate"])
+        lines.append(f"| {t['game']} | {t['run']} | ({t['start'][0]:.4g}, {t['start'][1]:.4g}) | {fate} | "
+                     f"{ex} | ({t['final'][0]:.4g}, {t['final'][1]:.4g}) | {t['distance_to_rest']:.3g} |")
+    lines += ["", "\"left the domain\": the next step would have made pg < 0 (or taken D out of its interval); "
+              "the run stopped there.", ""]
+    return "\n".join(lines)
+
+
+def _write_csv(path, rows):
+    fields = ["game", "d0", "eig1_re", "eig1_im", "eig2_re", "eig2_im", "kind", "stable", "curvature", "coupling",
+              "criterion", "lr_max_euler", "lr_max_alternating", "source"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            (e1r, e1i), (e2r, e2i) = r["eigenvalues"]
+            w.writerow({**{k: r[k] for k in fields if k in r}, "eig1_re": e1r, "eig1_im": e1i, "eig2_re": e2r,
+                        "eig2_im": e2i})
+
+
+class Reproduction(NamedTuple):
+    """What `reproduce` wrote.
+
+    - `out`: the folder; `files`: the file names written into it (sorted).
+    - `table`: the stability rows (`stability_rows`); `trajectories`: one dict per run (game, start,
+      fate, exit step, final state, distance to the rest point).
+    - `seconds`: wall time.
+    """
+
+    out: str
+    files: list
+    table: list
+    trajectories: list
+    seconds: float
+
+
+def _check_args(pd, steps, lr, start, dpi):
+    if not (isinstance(pd, (int, float)) and not isinstance(pd, bool) and math.isfinite(pd) and pd > 0):
+        raise ValueError(f"reproduce argument `pd` must be a positive finite number; got {pd!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
+        raise ValueError(f"reproduce argument `steps` must be a positive integer; got {steps!r}.")
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"reproduce argument `lr` must be a positive finite number; got {lr!r}.")
+    try:
+        s = tuple(float(v) for v in start)
+    except (TypeError, ValueError):
+        raise ValueError(f"reproduce argument `start` must be a pair (D, pg); got {start!r}.") from None
+    if len(s) != 2 or not all(math.isfinite(v) for v in s):
+        raise ValueError(f"reproduce argument `start` must be a pair of finite numbers (D, pg); got {start!r}.")
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 30 <= dpi <= 1200:
+        raise ValueError(f"reproduce argument `dpi` must be an integer in [30, 1200]; got {dpi!r}.")
+    return s
+
+
+def _move_into(tmp: str, out: str) -> None:
+    """Move every file of `tmp` into `out` (created if missing); replaces only same-named files."""
+    if not os.path.exists(out):
+        os.rename(tmp, out)
+        return
+    for name in sorted(os.listdir(tmp)):
+        os.replace(os.path.join(tmp, name), os.path.join(out, name))
+    os.rmdir(tmp)
+
+
+def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
+              start=ARTICLE_START, with_extra: bool = True, dpi: int = 150,
+              progress: Callable[[str], None] | None = None) -> Reproduction:
+    """Write the article's figures and the stability table of every preset game into the folder `out`.
+
+    Files (names fixed):
+
+    - `portrait_<game>.png` for minimax, non_saturating, wasserstein, quadratic: the field's
+      streamlines, the article's trajectory (simultaneous Euler from `start`), the rest point;
+    - `article_fields.png`: the four portraits in one figure;
+    - `eigenvalues.png`: the rest points' eigenvalues of every preset game at `pd`;
+    - `stability.md`, `stability.csv`, `stability.json`: per preset game D0, eigenvalues at `pd`, kind,
+      the criterion's values, the largest stable Euler and alternating steps (the markdown and JSON
+      also list the trajectories' fates).
+
+    Nothing in `out` is touched until everything has been written: files go to a temporary folder
+    next to `out` and are moved in at the end (replacing only files of the same names). A run that
+    fails leaves `out` as it was.
+
+    **Arguments:**
+
+    - `out`: the folder (created if missing, with its parents).
+    - `pd`, `steps`, `lr`, `start`: the article's script (0.2, 100 000, 1e-3, (0.75, 0.9)); a smaller
+      `steps` gives a quick preview.
+    - `with_extra`: also draw one orbit that stays inside `pg ≥ 0` for Wasserstein and quadratic
+      (`extra_starts`).
+    - `dpi`: resolution of the PNGs; `progress`: optional callback receiving one line per stage.
+
+    **Returns:** a `Reproduction` (folder, file names, the table's rows, the runs, seconds).
+
+    **Raises:** `ValueError` for bad arguments or an `out` that exists and is not a folder (before any
+    work); whatever a stage raises, after removing the temporary folder.
+    """
+    t0 = time.perf_counter()
+    start = _check_args(pd, steps, lr, start, dpi)
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"reproduce argument `out` must be a folder; {out!r} exists and is not one.")
+    say = progress or (lambda _msg: None)
+    parent = os.path.dirname(out) or "."
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        import matplotlib.pyplot as plt
+
+        say(f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
+        runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
+        written = []
+        for name, (field, items) in runs.items():
+            ax = plotting.phase_portrait(field, trajectories=items, colorbar=True,
+                                         title=f"{ARTICLE_TITLES[name]}, pd = {pd:g}")
+            fname = f"portrait_{name}.png"
+            ax.figure.savefig(os.path.join(tmp, fname), dpi=dpi)
+            plt.close(ax.figure)
+            written.append(fname)
+        say("phase portraits written")
+        fig = plotting.portrait_grid({ARTICLE_TITLES[n]: f for n, (f, _) in runs.items()},
+                                     trajectories=[items for _, items in runs.values()], ncols=2,
+                                     suptitle=f"The article's fields at pd = {pd:g}: Euler, lr = {lr:g}, "
+                                              f"{steps:,} steps from (D, pg) = ({start[0]:g}, {start[1]:g})")
+        fig.savefig(os.path.join(tmp, "article_fields.png"), dpi=dpi)
+        plt.close(fig)
+        written.append("article_fields.png")
+
+        say("stability table of every preset game")
+        rows = stability_rows(pd)
+        traj = _trajectory_rows(runs)
+        ax = plotting.eigenvalues([pointwise_field(r["game"], pd) for r in rows],
+                                  title=f"rest-point eigenvalues of the preset games, pd = {pd:g}")
+        ax.figure.savefig(os.path.join(tmp, "eigenvalues.png"), dpi=dpi)
+        plt.close(ax.figure)
+        written.append("eigenvalues.png")
+
+        settings = {"pd": pd, "steps": int(steps), "lr": lr, "start": list(start), "method": "euler"}
+        with open(os.path.join(tmp, "stability.md"), "w", encoding="utf-8") as fh:
+            fh.write(_markdown(rows, traj, settings))
+        _write_csv(os.path.join(tmp, "stability.csv"), rows)
+        json_rows = [{**r, "lr_max_euler": _finite_or_str(r["lr_max_euler"]),
+                      "lr_max_alternating": _finite_or_str(r["lr_max_alternating"])} for r in rows]
+        with open(os.path.join(tmp, "stability.json"), "w", encoding="utf-8") as fh:
+            json.dump({"settings": settings, "games": json_rows, "trajectories": traj}, fh, indent=1)
+        written += ["stability.md", "stability.csv", "stability.json"]
+        _move_into(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    return Reproduction(out, sorted(written), rows, traj, seconds)

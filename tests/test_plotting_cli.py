@@ -1,0 +1,384 @@
+"""Figures (`jaxgan.plotting` core), the `jaxgan` command and `jaxgan.reproduce`.
+
+Oracles: the closed forms of the article's fields (minimax / non-saturating at pd:
+λ = -4pd ± 2√(4pd² - 1), Euler's largest stable step 2pd, alternating's -2pd + √(4pd² + 1);
+quadratic: λ = -pd/2 ± i√(1 - pd²/4); Wasserstein: ±i), the article's script in NumPy, and
+`jaxgan.analyze` / `jaxgan.simulate` as independent cross-checks of what the figures draw.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import jaxgan  # noqa: E402
+from jaxgan import article, cli, plotting  # noqa: E402
+from jaxgan.fields import Field  # noqa: E402
+
+PD = 0.2
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def run_cli(argv, capsys):
+    """`jaxgan ARGV` in-process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def minimax_eigs(pd):
+    s = 2 * np.sqrt(complex(4 * pd * pd - 1))
+    return np.array([-4 * pd - s, -4 * pd + s])
+
+
+def article_script(field_fn, d, pg, pd, lr, n_iter):
+    """The article's script, in NumPy (float64): returns the step at which pg < 0 first (or -1) and the path."""
+    hist = [(d, pg)]
+    for i in range(n_iter):
+        vd, vpg = field_fn(d, pg, pd)
+        d, pg = d + lr * vd, pg + lr * vpg
+        if pg < 0:
+            return i, np.array(hist)
+        hist.append((d, pg))
+    return -1, np.array(hist)
+
+
+# ----------------------------------------------------------------------------- plotting
+
+
+def test_grid_velocity_matches_closed_form_and_masks_outside_domain():
+    field = jaxgan.pointwise_field("minimax", PD)
+    xs = np.linspace(-0.2, 0.9, 12)  # D ≤ 0 is outside (0, 1)
+    ys = np.linspace(-0.3, 1.0, 9)   # pg < 0 is outside
+    U, V, S = plotting._grid_velocity(field, xs, ys)
+    X, Y = np.meshgrid(xs, ys)
+    outside = (X <= 0) | (Y < 0)
+    np.testing.assert_array_equal(np.ma.getmaskarray(U), outside)
+    inside = ~outside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = PD / X - Y / (1 - X)
+        v = -np.log1p(-X) + np.log(0.5)
+    np.testing.assert_allclose(U[inside], u[inside], rtol=2e-5)
+    np.testing.assert_allclose(V[inside], v[inside], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(S[inside], np.hypot(u, v)[inside], rtol=2e-5)
+
+
+def test_phase_portrait_draws_simulate_path_rest_point_and_labels():
+    field = jaxgan.pointwise_field("minimax", PD)
+    ax = plotting.phase_portrait(field, starts=[(0.75, 0.9)], steps=4000, lr=1e-3)
+    assert ax.get_xlabel() == "D (discriminator)"
+    assert ax.get_ylabel() == "p_g (generator density)"
+    np.testing.assert_allclose(ax.get_xlim(), (0.01, 0.99))
+    assert ax.get_ylim()[0] == 0.0  # pg ≥ 0 is closed at 0
+    path = np.asarray(jaxgan.simulate(field, [0.75, 0.9], steps=4000, lr=1e-3, save_every=2))
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    traj = lines["trajectory from (0.75, 0.9)"]
+    np.testing.assert_allclose(traj.get_xydata(), path, rtol=1e-6)
+    star = lines["rest point (0.5, 0.2)"]
+    assert star.get_marker() == "*" and star.get_color() == "k"
+    np.testing.assert_allclose(star.get_xydata()[0], (0.5, PD), rtol=1e-6)
+    assert len(ax.collections) >= 1  # the streamlines
+    assert ax.get_legend() is not None
+
+
+def test_phase_portrait_marks_domain_exit_at_the_article_scripts_step():
+    field = jaxgan.pointwise_field("wasserstein", PD)
+    ax = plotting.phase_portrait(field, starts=[(0.75, 0.9)], steps=3000, lr=1e-3)
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    exits = [lab for lab in labels if lab.startswith("left the domain at step ")]
+    assert len(exits) == 1
+    step = int(exits[0].rsplit(" ", 1)[1])
+    ref_step, _ = article_script(lambda d, pg, pd: (pd - pg, d), 0.75, 0.9, PD, 1e-3, 3000)
+    assert ref_step > 0 and abs(step - ref_step) <= 1
+
+
+def test_phase_portrait_ranges_and_trajectories_given():
+    field = jaxgan.pointwise_field("quadratic", PD)
+    path = np.asarray(jaxgan.simulate(field, [0.85, 0.3], steps=2000, lr=1e-2, method="rk4"))
+    ax = plotting.phase_portrait(field, trajectories=[path], d_range=(0.5, 1.5), pg_range=(0.0, 0.5),
+                                 speed=False, equal_aspect=True, title="q")
+    assert ax.get_xlim() == (0.5, 1.5) and ax.get_ylim() == (0.0, 0.5)
+    assert ax.get_title() == "q" and ax.get_aspect() == 1.0
+    labelled = plotting.phase_portrait(field, trajectories=[path], labels=["rk4"], grid=8)
+    assert "rk4" in [t.get_text() for t in labelled.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="`labels`"):
+        plotting.phase_portrait(field, trajectories=[path], labels=["a", "b"])
+    # Without ranges: the box around the rest point and the path, inside the domain.
+    ax2 = plotting.phase_portrait(field, trajectories=[path])
+    (x0, x1), (y0, y1) = ax2.get_xlim(), ax2.get_ylim()
+    assert x0 < path[:, 0].min() and x1 > path[:, 0].max() and y0 >= 0.0 and y1 > path[:, 1].max()
+
+
+def test_phase_portrait_bad_inputs():
+    field = jaxgan.pointwise_field("minimax", PD)
+    with pytest.raises(TypeError, match="`field`"):
+        plotting.phase_portrait("minimax")
+    f3 = Field(lambda p, z: -z, labels=("a", "b", "c"))
+    with pytest.raises(ValueError, match="2-dimensional"):
+        plotting.phase_portrait(f3)
+    with pytest.raises(ValueError, match="`d_range`"):
+        plotting.phase_portrait(field, d_range=(0.9, 0.1))
+    with pytest.raises(ValueError, match=r"`trajectories\[0\]`"):
+        plotting.phase_portrait(field, trajectories=[np.zeros((5, 3))])
+    with pytest.raises(ValueError, match="`starts`"):
+        plotting.phase_portrait(field, starts=[(0.1, 0.2, 0.3)])
+    with pytest.raises(ValueError, match="outside the domain"):
+        plotting.phase_portrait(field, starts=[(1.5, 0.2)], steps=10)
+    with pytest.raises(ValueError, match="`grid`"):
+        plotting.phase_portrait(field, grid=2)
+
+
+def test_eigenvalues_plot_points_and_stable_half_plane():
+    names = ["minimax", "non_saturating", "wasserstein", "quadratic"]
+    fields = [jaxgan.pointwise_field(n, PD) for n in names]
+    ax = plotting.eigenvalues(fields)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["minimax, non_saturating", "wasserstein", "quadratic"]  # equal spectra merged
+    pts = np.concatenate([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
+    want = np.concatenate([minimax_eigs(PD), [1j, -1j],
+                           -PD / 2 + np.array([1j, -1j]) * math.sqrt(1 - PD * PD / 4)])
+    for w in want:
+        assert np.min(np.abs(pts[:, 0] + 1j * pts[:, 1] - w)) < 1e-5
+    shaded = [p for p in ax.patches if p.get_alpha() and p.get_alpha() < 0.5]
+    assert len(shaded) == 1
+    assert np.isclose(shaded[0].get_x() + shaded[0].get_width(), 0.0)  # up to Re λ = 0
+    # Reports work too, labels are checked.
+    ax2 = plotting.eigenvalues({"a": jaxgan.analyze(fields[0])}, group=False)
+    assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["a"]
+    with pytest.raises(ValueError, match="`labels`"):
+        plotting.eigenvalues(fields, labels=["x"])
+    with pytest.raises(TypeError, match="reports_or_fields"):
+        plotting.eigenvalues(3.0)
+
+
+def test_portrait_grid_panels():
+    fields = {n: jaxgan.pointwise_field(n, PD) for n in ("minimax", "wasserstein", "quadratic")}
+    fig = plotting.portrait_grid(fields, starts={"minimax": [(0.75, 0.9)]}, steps=500, ncols=2, suptitle="s")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == list(fields)
+    assert not fig.axes[3].get_visible()
+    with pytest.raises(ValueError, match="one list per panel"):
+        plotting.portrait_grid(fields, trajectories=[[]])
+    with pytest.raises(TypeError, match=r"`fields\[0\]`"):
+        plotting.portrait_grid(["minimax"])
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_games_table_and_json(capsys):
+    code, out, err = run_cli(["games"], capsys)
+    assert code == 0 and err == ""
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.strip()}
+    for name in jaxgan.games.names():
+        assert name in lines
+    assert "stable" in lines["minimax"] and "centre" in lines["wasserstein"]
+    code, out, _ = run_cli(["games", "--json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and [r["name"] for r in rows] == jaxgan.games.names()
+    by = {r["name"]: r for r in rows}
+    assert by["minimax"]["d0"] == pytest.approx(0.5) and by["quadratic"]["d0"] == pytest.approx(1.0)
+    assert by["minimax"]["verdict"] == "stable" and by["hinge"]["verdict"].startswith("centre")
+
+
+@pytest.mark.parametrize("pd", [0.2, 0.35])
+def test_stability_json_matches_closed_forms_and_analyze(capsys, pd):
+    code, out, err = run_cli(["stability", "minimax", "--pd", str(pd), "--json"], capsys)
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    ev = np.array([complex(*e) for e in data["eigenvalues"]])
+    rep = jaxgan.analyze(jaxgan.pointwise_field("minimax", pd))
+    np.testing.assert_allclose(ev, rep.eigenvalues, rtol=1e-6)
+    np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(minimax_eigs(pd)), rtol=1e-5)
+    np.testing.assert_allclose(data["jacobian"], [[-8 * pd, -2], [2, 0]], rtol=1e-5)
+    assert data["kind"] == "stable focus" and data["stable"] is True
+    assert data["criterion"]["curvature"] == pytest.approx(-8) and data["criterion"]["coupling"] == pytest.approx(-4)
+    assert data["max_stable_lr"]["euler"] == pytest.approx(2 * pd, rel=1e-5)
+    assert data["max_stable_lr"]["alternating"] == pytest.approx(-2 * pd + math.sqrt(4 * pd * pd + 1), rel=1e-5)
+
+
+def test_stability_text(capsys):
+    code, out, _ = run_cli(["stability", "wasserstein"], capsys)
+    assert code == 0
+    assert "centre" in out and "FAILS" in out and "(f1''+f2'')(D0) = 0" in out
+    assert "euler 0 (no step is stable)" in out
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["stability", "nope"], "valid names: hellinger"),
+    (["stability", "minimax", "--pd", "0"], "--pd"),
+    (["stability", "minimax", "--pd", "nan"], "--pd"),
+    (["portrait", "minimax", "--start", "1.5", "0.9", "--out", "{tmp}/p.png"], "outside the domain"),
+    (["portrait", "minimax", "--out", "{tmp}/p.xyz"], "use one of"),
+    (["portrait", "minimax", "--out", "{tmp}/missing/p.png"], "does not exist"),
+    (["portrait", "minimax", "--method", "foo", "--out", "{tmp}/p.png"], "choose from"),
+    (["portrait", "minimax", "--steps", "0", "--out", "{tmp}/p.png"], "--steps"),
+    (["portrait", "minimax", "--d-range", "1", "0", "--out", "{tmp}/p.png"], "--d-range"),
+    (["portrait", "nope", "--out", "{tmp}/p.png"], "valid names"),
+    (["reproduce", "--out", "{tmp}/a_file"], "not a folder"),
+    (["reproduce", "--out", "{tmp}/r", "--lr", "-1"], "--lr"),
+    (["frobnicate"], "choose from"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, expect):
+    (tmp_path / "a_file").write_text("user data")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    assert expect in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert (tmp_path / "a_file").read_text() == "user data"
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_entry_point_subprocess_error_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "stability", "classicc"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "valid names" in proc.stderr and "minimax" in proc.stderr
+
+
+def test_portrait_command_writes_png(capsys, tmp_path):
+    out = tmp_path / "p.png"
+    code, stdout, err = run_cli(["portrait", "minimax", "--pd", "0.2", "--start", "0.75", "0.9", "--start", "0.3",
+                                 "0.5", "--steps", "2000", "--out", str(out)], capsys)
+    assert code == 0 and err == "" and str(out) in stdout
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000
+
+
+# ----------------------------------------------------------------------------- reproduce
+
+EXPECTED_FILES = sorted(["portrait_minimax.png", "portrait_non_saturating.png", "portrait_wasserstein.png",
+                         "portrait_quadratic.png", "article_fields.png", "eigenvalues.png", "stability.md",
+                         "stability.csv", "stability.json"])
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """`jaxgan reproduce` at the article's full size, into a folder that already holds user files."""
+    out = tmp_path_factory.mktemp("repro") / "figs"
+    out.mkdir()
+    (out / "keep.txt").write_text("user notes")
+    (out / "stability.md").write_text("old table")
+    code = cli.main(["reproduce", "--out", str(out), "--quiet"])
+    return code, out
+
+
+def test_reproduce_writes_every_file_and_keeps_user_files(reproduced):
+    code, out = reproduced
+    assert code == 0
+    assert sorted(os.listdir(out)) == sorted(EXPECTED_FILES + ["keep.txt"])
+    assert (out / "keep.txt").read_text() == "user notes"
+    assert (out / "stability.md").read_text().startswith("# Stability of the preset games at pd = 0.2")
+    for f in EXPECTED_FILES:
+        if f.endswith(".png"):
+            assert (out / f).read_bytes()[:4] == b"\x89PNG" and (out / f).stat().st_size > 30_000
+    assert not [p for p in os.listdir(out.parent) if p.startswith(".figs.tmp-")]
+
+
+def test_reproduce_table_matches_closed_forms(reproduced):
+    _, out = reproduced
+    data = json.loads((out / "stability.json").read_text())
+    assert data["settings"] == {"pd": 0.2, "steps": 100_000, "lr": 1e-3, "start": [0.75, 0.9], "method": "euler"}
+    rows = {r["game"]: r for r in data["games"]}
+    assert sorted(rows) == jaxgan.games.names()
+    ev = lambda g: np.sort_complex(np.array([complex(*e) for e in rows[g]["eigenvalues"]]))  # noqa: E731
+    for g in ("minimax", "non_saturating"):
+        np.testing.assert_allclose(ev(g), [-0.8 - 1.8330303j, -0.8 + 1.8330303j], rtol=1e-6)
+        assert rows[g]["lr_max_euler"] == pytest.approx(0.4, rel=1e-6)
+        assert rows[g]["lr_max_alternating"] == pytest.approx(-0.4 + math.sqrt(1.16), rel=1e-5)
+        assert rows[g]["kind"] == "stable focus" and rows[g]["criterion"] is True
+    np.testing.assert_allclose(ev("quadratic"), [-0.1 - math.sqrt(0.99) * 1j, -0.1 + math.sqrt(0.99) * 1j], rtol=1e-6)
+    np.testing.assert_allclose(ev("wasserstein"), [-1j, 1j], atol=1e-7)
+    assert rows["wasserstein"]["kind"] == "centre" and rows["wasserstein"]["lr_max_euler"] == 0.0
+    # Criterion and eigenvalues agree on every preset.
+    for r in rows.values():
+        assert r["criterion"] == (r["kind"].startswith("stable"))
+    # The CSV holds the same numbers.
+    with open(out / "stability.csv", newline="", encoding="utf-8") as fh:
+        csv_rows = {r["game"]: r for r in csv.DictReader(fh)}
+    assert sorted(csv_rows) == sorted(rows)
+    for g, r in rows.items():
+        assert float(csv_rows[g]["eig2_im"]) == pytest.approx(r["eigenvalues"][1][1])
+        assert float(csv_rows[g]["lr_max_euler"]) == pytest.approx(r["lr_max_euler"])
+    md = (out / "stability.md").read_text()
+    assert "| minimax | 0.5 | -0.8 − 1.833i, -0.8 + 1.833i | stable focus |" in md
+
+
+def test_reproduce_runs_are_the_article_script(reproduced):
+    _, out = reproduced
+    traj = {(t["game"], t["run"]): t for t in json.loads((out / "stability.json").read_text())["trajectories"]}
+    # Classic and non-saturating: converge to (1/2, pd), as in the article.
+    for g in ("minimax", "non_saturating"):
+        t = traj[(g, "article")]
+        assert t["start"] == pytest.approx([0.75, 0.9]) and t["fate"] == "undecided"
+        assert t["distance_to_rest"] < 1e-3
+    # Wasserstein / quadratic: the article's orbit reaches pg = 0 at the NumPy script's step.
+    fields = {"wasserstein": lambda d, pg, pd: (pd - pg, d), "quadratic": lambda d, pg, pd: (-pd * d + pg, 1 - d)}
+    for g, fn in fields.items():
+        ref, _ = article_script(fn, 0.75, 0.9, PD, 1e-3, 100_000)
+        t = traj[(g, "article")]
+        assert t["fate"] == "left_domain" and abs(t["exit_step"] - ref) <= 1
+        assert traj[(g, "inside the domain")]["fate"] == "undecided"
+    assert traj[("quadratic", "inside the domain")]["distance_to_rest"] < 1e-3
+    # Wasserstein's inside orbit: Euler grows the radius by √(1 + lr²) per step.
+    t = traj[("wasserstein", "inside the domain")]
+    r0 = math.hypot(t["start"][0] - 0.0, t["start"][1] - PD)
+    assert t["distance_to_rest"] == pytest.approx(r0 * (1 + 1e-6) ** 50_000, rel=1e-4)
+
+
+def test_reproduce_failure_leaves_folder_untouched(tmp_path, monkeypatch):
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "stability.md").write_text("old table")
+    (out / "keep.txt").write_text("user notes")
+    before = {p: (out / p).read_bytes() for p in os.listdir(out)}
+
+    def boom(*a, **k):
+        raise RuntimeError("drawing failed")
+
+    # Fails after the four portraits were written (to the temporary folder).
+    monkeypatch.setattr(plotting, "portrait_grid", boom)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        article.reproduce(out)
+    assert {p: (out / p).read_bytes() for p in os.listdir(out)} == before
+    assert os.listdir(tmp_path) == ["figs"]  # no temporary folder left behind
+    # A new folder is not created by a failing run either.
+    monkeypatch.setattr(plotting, "phase_portrait", boom)
+    with pytest.raises(RuntimeError):
+        article.reproduce(tmp_path / "new", steps=100)
+    assert not (tmp_path / "new").exists() and os.listdir(tmp_path) == ["figs"]
+
+
+def test_reproduce_bad_arguments(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="`out`"):
+        article.reproduce(tmp_path / "f")
+    with pytest.raises(ValueError, match="`pd`"):
+        article.reproduce(tmp_path / "d", pd=-0.2)
+    with pytest.raises(ValueError, match="`steps`"):
+        article.reproduce(tmp_path / "d", steps=0)
+    with pytest.raises(ValueError, match="`start`"):
+        article.reproduce(tmp_path / "d", start=(0.75,))
+    assert os.listdir(tmp_path) == ["f"]
