@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import dynamics as _dynamics
 from . import fields as _fields
 from . import games as _games
 from . import nets as _nets
@@ -997,6 +998,11 @@ def field_modes(field, z=None) -> FieldModes:
     return FieldModes(ev, tol, int(np.sum(re < -tol)), int(np.sum(np.abs(re) <= tol)), int(np.sum(re > tol)))
 
 
+@jax.jit
+def _jit_jacobian(field, z):
+    return jax.jacfwd(field)(z)
+
+
 def field_eigenvalues(field, z=None) -> np.ndarray:
     """Eigenvalues of a kernel field's Jacobian at its rest point (or at `z`), sorted by real part.
 
@@ -1007,8 +1013,14 @@ def field_eigenvalues(field, z=None) -> np.ndarray:
 
     **Returns:** `Complex[ndarray, "m"]`.
     """
-    rep = _stability.analyze(field, z)
-    jac = np.asarray(rep.jacobian, dtype=np.float64)
+    if not isinstance(field, _fields.Field):
+        raise TypeError(f"field_eigenvalues argument `field` must be a jaxgan Field; got {type(field).__name__}.")
+    if z is None:
+        if field.rest_point is None:
+            raise ValueError(f"field {field.name!r} has no known rest point; pass `z`.")
+        z = field.rest_point
+    z = _dynamics.canonical_state(field, z, "z")
+    jac = np.asarray(_jit_jacobian(field, z), dtype=np.float64)  # = jaxgan.analyze(field, z).jacobian
     if field.get_meta("kind") == "kernel" and field.get_meta("constant") == "lagrange":
         n = field.dim // 2
         c = np.zeros(2 * n)

@@ -188,7 +188,7 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
     spec = MLPSpec(sizes, activation, bool(batchnorm), dropout, negative_slope, bn_eps, bn_momentum)
 
     def init(key):
-        return _init(spec, key)
+        return _init_jit(spec, _check_key(key, "init argument `key`"))
 
     init.__doc__ = f"Initial parameters of the MLP {spec.sizes} ({spec.activation}); `init(key) -> params`."
     return init, MLPApply(spec)
@@ -205,18 +205,30 @@ class MLPApply:
     spec: MLPSpec
 
     def __call__(self, params, x, *, train: bool = False, key=None, mask=None, update_stats: bool = False):
-        out, rec = _forward(self.spec, params, x, train=train, key=key, mask=mask)
-        out = out[:, 0] if self.spec.sizes[-1] == 1 else out
-        if update_stats:
-            if not (train and self.spec.batchnorm):
-                raise ValueError("apply argument `update_stats=True` needs `train=True` and a BatchNorm network.")
-            return out, _updated_stats(self.spec, params, rec)
-        return out
+        if update_stats and not (train and self.spec.batchnorm):
+            raise ValueError("apply argument `update_stats=True` needs `train=True` and a BatchNorm network.")
+        if not isinstance(train, (bool, np.bool_)):
+            raise TypeError(f"apply argument `train` must be a bool; got {train!r}.")
+        if key is not None:
+            key = _check_key(key, "apply argument `key`")
+        # One compiled function per architecture, mode and shapes (inlined when traced by the caller).
+        return _apply_jit(self.spec, params, x, bool(train), key, mask, bool(update_stats))
 
     def __repr__(self):
         s = self.spec
         extra = (", batchnorm" if s.batchnorm else "") + (f", dropout={s.dropout:g}" if s.dropout else "")
         return f"MLPApply(sizes={s.sizes}, {s.activation}{extra})"
+
+
+def _apply(spec: MLPSpec, params, x, train, key, mask, update_stats):
+    out, rec = _forward(spec, params, x, train=train, key=key, mask=mask)
+    out = out[:, 0] if spec.sizes[-1] == 1 else out
+    if update_stats:
+        return out, _updated_stats(spec, params, rec)
+    return out
+
+
+_apply_jit = jax.jit(_apply, static_argnums=(0, 3, 6))
 
 
 def spec_of(apply_fn) -> MLPSpec | None:
@@ -225,7 +237,6 @@ def spec_of(apply_fn) -> MLPSpec | None:
 
 
 def _init(spec: MLPSpec, key) -> dict:
-    key = _check_key(key, "init argument `key`")
     dtype = jnp.result_type(float)
     shapes = list(zip(spec.sizes[:-1], spec.sizes[1:]))
     # One draw for all weights and one for all biases (one compiled sampler per architecture).
@@ -244,6 +255,9 @@ def _init(spec: MLPSpec, key) -> dict:
         params["bn"] = [{"scale": jnp.ones((h,), dtype), "offset": jnp.zeros((h,), dtype)} for h in spec.hidden]
         params["batch_stats"] = [{"mean": jnp.zeros((h,), dtype), "var": jnp.ones((h,), dtype)} for h in spec.hidden]
     return params
+
+
+_init_jit = jax.jit(_init, static_argnums=0)
 
 
 def _check_key(key, what):

@@ -109,6 +109,12 @@ def _sorted_eigs(m) -> np.ndarray:
     return ev[np.lexsort((ev.imag, ev.real))]
 
 
+@jax.jit
+def _jacobian_jit(field: Field, z):
+    # One compile per kind of field; its numbers and z are traced.
+    return jax.jacfwd(field)(z)
+
+
 def analyze(field: Field, z=None) -> StabilityReport:
     """Linearise `field` at its rest point (or at `z`) and classify the equilibrium.
 
@@ -128,7 +134,7 @@ def analyze(field: Field, z=None) -> StabilityReport:
     if not isinstance(field, Field):
         raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
     p = _point(field, z)
-    jac = np.asarray(jax.jacfwd(field)(p))
+    jac = np.asarray(_jacobian_jit(field, p))
     ev = _sorted_eigs(jac)
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
     return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
@@ -288,8 +294,11 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
         max_stable_lr = min over eigenvalues λ of  -2 Re(λ) / |λ|²
 
     (0 if some Re λ ≥ 0: no step is stable). For other rules it is the first `lr` at which
-    the spectral radius of the autodiff Jacobian of one update (`step_spectral_radius`)
-    reaches 1, found by a log-spaced scan and bisection: every smaller step is stable.
+    the spectral radius of the autodiff Jacobian of one update (`step_spectral_radius`,
+    here in float64) reaches 1, found by a log-spaced scan from `lr_max·1e-5` and bisection:
+    every smaller step is stable. Steps so small that the radius is 1 to double precision
+    (RK4 on a centre: ρ = 1 - O(lr⁶)) count as stable when larger steps are; a radius that is
+    1 at every step (alternating GD on a centre) is marginal, not stable, and gives 0.
 
     **Arguments:**
 
@@ -314,48 +323,57 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
     scale = float(np.max(np.abs(ev))) or 1.0
     hi = lr_max if lr_max is not None else 100.0 / scale
     p = _point(field, z)
-    state0 = rule.init(field, p)
-    flat0, unravel = ravel_pytree((p, state0))
+    # In float64 whatever the working precision (a scoped switch, restored on exit): at small
+    # steps the radius is 1 - O(lr²) for extragradient/optimistic on a centre, which float32
+    # cannot tell from 1.
+    with jax.enable_x64(True):
+        field64 = jax.tree_util.tree_map(_to_f64, field)
+        p64 = jnp.asarray(np.asarray(p, np.float64))
 
-    def jac_at(lr):
-        def stepf(flat):
-            zz, st = unravel(flat)
-            return ravel_pytree(rule.step(field, zz, st, lr))[0]
+        def radii(lrs):
+            m = np.asarray(_step_jacobians_jit(field64, p64, jnp.asarray(lrs, jnp.float64), rule=rule))
+            # Eigenvalues on the host: non-symmetric eig is not available on every backend.
+            return _radii(m)
 
-        return jax.jacfwd(stepf)(flat0)
-
-    jacs = jax.jit(jax.vmap(jac_at))
-
-    def radii(lrs):
-        # Eigenvalues on the host: non-symmetric eig is not available on every backend.
-        m = np.asarray(jacs(jnp.asarray(lrs, p.dtype)), dtype=np.float64)
-        return np.max(np.abs(np.linalg.eigvals(m)), axis=-1)
-
-    # A radius within a few ulp of 1 is marginal (e.g. a centre under alternating GD): not stable.
-    tol = 16 * float(jnp.finfo(p.dtype).eps)
-    grid = np.geomspace(hi * 1e-5, hi, 600)
-    rho = radii(grid)
-    bad = np.flatnonzero(~(rho < 1.0 - tol))
-    if bad.size == 0:
-        return math.inf
-    if bad[0] == 0:
-        return 0.0
-    a, b = float(grid[bad[0] - 1]), float(grid[bad[0]])
-    for _ in range(40):
-        mids = np.linspace(a, b, 18)[1:-1]  # 16 points per round: 4 bits each, one compile
-        r = radii(mids)
-        ok = r < 1.0 - tol
-        first_bad = np.flatnonzero(~ok)
-        if first_bad.size == 0:
-            a = float(mids[-1])
-        else:
-            j = first_bad[0]
-            b = float(mids[j])
-            if j > 0:
-                a = float(mids[j - 1])
-        if b - a <= 1e-12 * b:
-            break
+        # A radius within a few ulp of 1 is marginal (e.g. a centre under alternating GD): not stable.
+        tol = 1e-12
+        grid = np.geomspace(hi * 1e-5, hi, 600)
+        rho = radii(grid)
+        stable = rho < 1.0 - tol
+        # Small steps may be marginal to double precision (RK4 on a centre: ρ = 1 - O(lr⁶)).
+        # A marginal prefix that turns stable counts as stable; one that never does (alternating
+        # GD on a centre: ρ = 1 exactly) does not, and growth (ρ > 1) never does.
+        marginal = np.abs(rho - 1.0) <= tol
+        first_stable = int(np.argmax(stable)) if stable.any() else grid.size
+        if first_stable == grid.size or not np.all(marginal[:first_stable]):
+            return 0.0
+        bad = first_stable + np.flatnonzero(~stable[first_stable:])
+        if bad.size == 0:
+            return math.inf
+        a, b = float(grid[bad[0] - 1]), float(grid[bad[0]])
+        for _ in range(40):
+            mids = np.linspace(a, b, 18)[1:-1]  # 16 points per round (4 bits), one compile
+            first_bad = np.flatnonzero(~(radii(mids) < 1.0 - tol))
+            if first_bad.size == 0:
+                a = float(mids[-1])
+            else:
+                j = first_bad[0]
+                b = float(mids[j])
+                if j > 0:
+                    a = float(mids[j - 1])
+            if b - a <= 1e-12 * b:
+                break
     return 0.5 * (a + b)
+
+
+def _to_f64(leaf):
+    arr = jnp.asarray(leaf)
+    return arr.astype(jnp.float64) if jnp.issubdtype(arr.dtype, jnp.floating) else arr
+
+
+@functools.partial(jax.jit, static_argnames=("rule",))
+def _step_jacobians_jit(field: Field, z, lrs, *, rule):
+    return jax.vmap(lambda lr: _step_jacobian_jit.__wrapped__(field, z, lr, rule=rule))(lrs)
 
 
 

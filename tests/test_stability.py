@@ -92,3 +92,18 @@ def test_field_without_rest_point():
     with pytest.raises(ValueError, match="no known rest point"):
         jaxgan.analyze(f)
     assert jaxgan.analyze(f, z=[0.0, 0.0]).kind == "stable node"
+
+
+def test_max_stable_lr_on_a_centre_for_methods_that_damp_rotation():
+    """On the Wasserstein centre (λ = ±i):
+    - extragradient maps a mode by 1 + hλ + (hλ)², |·|² = 1 - h² + h⁴ < 1 iff h < 1;
+    - RK4: |R(iy)|² = 1 - y⁶/72 + y⁸/576 < 1 iff y < 2√2 (ρ = 1 - O(h⁶): below double
+      precision at small h, yet stable);
+    - optimistic GD: roots μ of μ² - (1 + 2hλ)μ + hλ = 0, checked here with numpy.roots."""
+    f = jaxgan.pointwise_field("wasserstein", 0.2)
+    assert jaxgan.max_stable_lr(f, "extragradient") == pytest.approx(1.0, rel=1e-6)
+    assert jaxgan.max_stable_lr(f, "rk4") == pytest.approx(2 * math.sqrt(2), rel=1e-6)
+    hs = np.linspace(1e-3, 1.0, 100_000)
+    ok = [max(abs(np.roots([1, -(1 + 2j * h), 1j * h]))) < 1 for h in hs]
+    expect = hs[int(np.argmin(ok))]
+    assert jaxgan.max_stable_lr(f, "optimistic") == pytest.approx(expect, rel=1e-4)
