@@ -56,3 +56,8 @@ from .sweeps import BasinsResult, SweepResult, basins, sweep  # noqa: E402
 from .dynamics import Optimizer, adaptive  # noqa: E402
 
 __all__ += ["sweeps", "basins", "sweep", "BasinsResult", "SweepResult", "Optimizer", "adaptive"]
+
+# neural (issue 6): real 1-D/2-D GAN training with MLPs, rotation measures, the BatchNorm experiment
+from . import neural  # noqa: E402
+
+__all__ += ["neural"]

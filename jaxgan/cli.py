@@ -750,13 +750,19 @@ _TABLES["convergence"] = (_add_convergence, _run_convergence,
 def _add_experiment(p):
     p.add_argument("name", choices=["batchnorm"],
                    help="batchnorm: ReLU / leaky ReLU / tanh, each plain, with BatchNorm and with dropout, many seeds")
-    p.add_argument("--quick", action="store_true", help="a size that runs in seconds (one activation, 4 seeds)")
+    p.add_argument("--quick", action="store_true",
+                   help="the smallest size: ReLU plain and with BatchNorm, 4 seeds × 600 updates "
+                        "(compile-bound, well under a minute)")
     p.add_argument("--small", action="store_true", help="the notebook's size (about a minute)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="write batchnorm_table.md/.csv/.json and the figures (PNG) there")
     p.add_argument("--game", default="non_saturating", help="the game (default non_saturating)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="seeds per configuration")
     p.add_argument("--steps", type=_positive_int, default=None, help="updates per run")
+    p.add_argument("--activations", nargs="+", choices=["relu", "leaky_relu", "tanh"], default=None,
+                   help="activations to compare (default: the size's)")
+    p.add_argument("--variants", nargs="+", choices=["plain", "batchnorm", "dropout"], default=None,
+                   help="variants of each activation (default: the size's)")
     p.add_argument("--update", choices=["simultaneous", "alternating"], default="simultaneous")
     p.add_argument("--lr", type=_positive_float, default=5e-4, help="Adam step of both players (default 5e-4)")
     p.add_argument("--workers", type=_positive_int, default=2, help="configurations run concurrently (threads)")
@@ -776,7 +782,8 @@ def _run_experiment(args):
     if args.out is not None:
         os.makedirs(args.out, exist_ok=True)
     exp = neural.batchnorm_experiment(size, game=game, seeds=args.seeds, steps=args.steps, update=args.update,
-                                      lr=args.lr, workers=args.workers,
+                                      lr=args.lr, workers=args.workers, activations=args.activations,
+                                      variants=args.variants,
                                       progress=lambda line: print("  " + line, file=sys.stderr, flush=True))
     table = exp.table()
     print(table)

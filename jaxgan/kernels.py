@@ -330,16 +330,30 @@ def _basis(n: int, s: int, e: int, b: int, dtype):
     return jnp.asarray(rows)
 
 
+@functools.partial(jax.jit, static_argnames=("h", "w", "mode"))
+def _crop(blk, h: int, w: int, mode: int):
+    """`blk[:h, :w]`; mode 1: transposed; mode 2: symmetrised (a diagonal block)."""
+    blk = blk[:h, :w]
+    return blk.T if mode == 1 else 0.5 * (blk + blk.T) if mode == 2 else blk
+
+
+@functools.partial(jax.jit, static_argnames=("h", "w", "mode"), donate_argnums=0)
+def _put(out, blk, i, j, h: int, w: int, mode: int):
+    """Write `_crop(blk, h, w, mode)` into `out` at rows i, columns j, in place (donated buffer)."""
+    return jax.lax.dynamic_update_slice(out, _crop(blk, h, w, mode).astype(out.dtype), (i, j))
+
+
 def _assemble(n1, n2, b, rows1, rows2, gram, symmetric, dtype, cache1=False, cache2=False):
-    """Fill K block by block: `gram(rows1(i), rows2(j))` is the (b, b) block (padded)."""
+    """Fill K block by block on the device: `gram(rows1(i), rows2(j))` is the (b, b) block (padded).
+    With `symmetric` only the blocks on and above the diagonal are computed; the others are their
+    transposes. Peak memory: K itself plus the working set of one block pair."""
     blocks1, blocks2 = _blocks(n1, b), _blocks(n2, b)
     if len(blocks1) == 1 and len(blocks2) == 1:
         r1 = rows1(0)
         blk = gram(r1, r1 if symmetric else rows2(0))
         if blk.shape == (n1, n2) and not symmetric:
             return blk
-        blk = np.asarray(blk)[:n1, :n2]
-        return jnp.asarray(0.5 * (blk + blk.T) if symmetric else blk)
+        return _crop(blk, n1, n2, 2 if symmetric else 0)
     c1, c2 = {}, {}
 
     def get(i, fn, cache, keep):
@@ -350,7 +364,7 @@ def _assemble(n1, n2, b, rows1, rows2, gram, symmetric, dtype, cache1=False, cac
             cache[i] = r
         return r
 
-    out = np.empty((n1, n2), dtype=np.dtype(dtype))
+    out = jnp.zeros((n1, n2), dtype)
     for i, (s1, e1) in enumerate(blocks1):
         ri = get(i, rows1, c1, cache1)
         for j, (s2, e2) in enumerate(blocks2):
@@ -360,13 +374,14 @@ def _assemble(n1, n2, b, rows1, rows2, gram, symmetric, dtype, cache1=False, cac
                 rj = ri if j == i else get(j, rows1, c1, cache1)
             else:
                 rj = get(j, rows2, c2, cache2)
-            blk = np.asarray(gram(ri, rj))[: e1 - s1, : e2 - s2]
+            blk = gram(ri, rj)
             if symmetric and i == j:
-                blk = 0.5 * (blk + blk.T)
-            out[s1:e1, s2:e2] = blk
-            if symmetric and j != i:
-                out[s2:e2, s1:e1] = blk.T
-    return jnp.asarray(out)
+                out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=2)
+                continue
+            out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=0)
+            if symmetric:
+                out = _put(out, blk, s2, s1, h=e1 - s1, w=e2 - s2, mode=1)
+    return out
 
 
 def _map_rows(f, rows):
@@ -444,8 +459,7 @@ def _kernel_jacfwd(plan: _Plan, params, budget):
         )
     j1 = _jacfwd_full(plan.fn, plan.skw, params, plan.dkw, plan.x1, plan.ex1)
     if plan.x2 is None:
-        k = np.asarray(_gram(j1, j1))
-        return jnp.asarray(0.5 * (k + k.T))
+        return _crop(_gram(j1, j1), j1.shape[0], j1.shape[0], 2)
     j2 = _jacfwd_full(plan.fn, plan.skw, params, plan.dkw, plan.x2, plan.ex2)
     return _gram(j1, j2)
 
@@ -619,8 +633,9 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, method: str = 
       - `"structured"`: jaxgan MLPs only. Per-layer factors — layer inputs `a` and back-propagated
         derivatives `G = ∂D/∂h` — contracted as `Σ_l ([a,1][a,1]ᵀ) ⊙ (G Gᵀ)`; cost `O(N² Σ widths)`,
         memory `O(N Σ widths)`, never the `N×P` Jacobian. With BatchNorm in train mode the factors
-        are batch-coupled (`∂D_i/∂h_k` for all pairs: memory `O(b·N·Σ widths)` per block of `b`
-        rows, cost `O(N³ Σ widths)`).
+        are batch-coupled (`∂D_i/∂h_k` for all pairs k, one vjp of the batch per output row); each
+        row is compressed to `Lᵀ G_i` with `L L ᵀ = [a,1][a,1]ᵀ`, `r = min(N, width+1)` numbers per
+        hidden unit instead of the `width+1` of the Jacobian.
       - `"jacobian"`: any network. Jacobian rows (`vmap(grad)`, or vjps of the full batch when
         batch-coupled) in row blocks of `batch_size` rows, two blocks held at a time; blocks above
         the diagonal only when `x2` is omitted.
@@ -634,8 +649,9 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, method: str = 
       `J1 J2ᵀ` with `J1 = ∂D(x1 as one batch)/∂θ` (and `J2` the same for `x2` as its own batch),
       whose entries depend on the whole batch. For other functions a non-None `train` is
       forwarded as `apply_fn(..., train=train)`.
-    - `memory_budget`: bytes for the working set of one block pair (default 256 MiB); the output
-      `K` itself (`n1·n2` floats) comes on top.
+    - `memory_budget`: bytes for the working set of one block pair (default 256 MiB: for the
+      `"jacobian"` path two blocks of `b` Jacobian rows, `2·b·P` floats; a larger budget means
+      larger blocks and fewer recomputed rows); the output `K` itself (`n1·n2` floats) comes on top.
     - `apply_kwargs`: further keyword arguments of `apply_fn`, the same for every input.
     - `x1_kwargs`, `x2_kwargs`: per-example keyword arguments (leaves with a leading axis `n1`,
       `n2`), sliced with the rows — e.g. a fixed dropout mask `{"mask": nets.dropout_masks(...)}`.
@@ -643,7 +659,9 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, method: str = 
       whole batch (then `x1` is one batch and `K` the full-batch operator). Default `False`.
 
     **Returns:** `Float[Array, "n1 n2"]` in the dtype of `apply_fn`'s output (float64 if the
-    parameters and inputs are float64).
+    parameters and inputs are float64), assembled block by block in place on the default device.
+    The function drives a loop over blocks on the host, so it cannot itself be traced by
+    `jit`/`vmap`/`grad` (use `kernel_vp` there). Matrix products run at `Precision.HIGHEST`.
 
     **Raises:** `TypeError`/`ValueError` naming the argument, before anything is compiled: a
     non-callable `apply_fn`, output not one scalar per input, `x` of the wrong rank, feature

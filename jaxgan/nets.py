@@ -30,6 +30,7 @@ offset 0, running mean 0, running variance 1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Sequence
 
@@ -188,7 +189,7 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
     spec = MLPSpec(sizes, activation, bool(batchnorm), dropout, negative_slope, bn_eps, bn_momentum)
 
     def init(key):
-        return _init_jit(spec, _check_key(key, "init argument `key`"))
+        return _init(spec, _check_key(key, "init argument `key`"))
 
     init.__doc__ = f"Initial parameters of the MLP {spec.sizes} ({spec.activation}); `init(key) -> params`."
     return init, MLPApply(spec)
@@ -236,20 +237,32 @@ def spec_of(apply_fn) -> MLPSpec | None:
     return apply_fn.spec if isinstance(apply_fn, MLPApply) else None
 
 
-def _init(spec: MLPSpec, key) -> dict:
-    dtype = jnp.result_type(float)
-    shapes = list(zip(spec.sizes[:-1], spec.sizes[1:]))
-    # One draw for all weights and one for all biases (one compiled sampler per architecture).
+def _bucket(n: int) -> int:
+    """Sizes of the flat random draws, rounded up to a power of two (≥ 1024): one compiled sampler
+    serves many architectures."""
+    return max(1024, 1 << (int(n) - 1).bit_length())
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _draws(key, n: int, dtype):
     k_w, k_b = jax.random.split(key)
-    z = jax.random.normal(k_w, (sum(a * b for a, b in shapes),), dtype)
-    u = jax.random.uniform(k_b, (sum(b for _, b in shapes),), dtype, -1.0, 1.0)
+    return jax.random.normal(k_w, (n,), dtype), jax.random.uniform(k_b, (n,), dtype, -1.0, 1.0)
+
+
+def _init(spec: MLPSpec, key) -> dict:
+    dtype = jnp.dtype(jnp.result_type(float))
+    shapes = list(zip(spec.sizes[:-1], spec.sizes[1:]))
+    n_w = sum(a * b for a, b in shapes)
+    n_b = sum(b for _, b in shapes)
+    z, u = _draws(key, _bucket(max(n_w, n_b)), dtype)
+    z, u = np.asarray(z), np.asarray(u)
     dense, iw, ib = [], 0, 0
     for l, (din, dout) in enumerate(shapes):
         gain = spec.gain() if l < spec.n_layers - 1 else 1.0
         w = (gain / math.sqrt(din)) * z[iw:iw + din * dout].reshape(din, dout)
         b = (1.0 / math.sqrt(din)) * u[ib:ib + dout]
         iw, ib = iw + din * dout, ib + dout
-        dense.append({"w": w, "b": b})
+        dense.append({"w": jnp.asarray(w, dtype), "b": jnp.asarray(b, dtype)})
     params: dict[str, Any] = {"dense": dense}
     if spec.batchnorm:
         params["bn"] = [{"scale": jnp.ones((h,), dtype), "offset": jnp.zeros((h,), dtype)} for h in spec.hidden]
@@ -257,7 +270,18 @@ def _init(spec: MLPSpec, key) -> dict:
     return params
 
 
-_init_jit = jax.jit(_init, static_argnums=0)
+def _layout(spec: MLPSpec) -> dict:
+    """The pytree of `jax.ShapeDtypeStruct`s that `init` returns for `spec`."""
+    dtype = jnp.result_type(float)
+
+    def sd(*shape):
+        return jax.ShapeDtypeStruct(shape, dtype)
+
+    out: dict[str, Any] = {"dense": [{"w": sd(a, b), "b": sd(b)} for a, b in zip(spec.sizes[:-1], spec.sizes[1:])]}
+    if spec.batchnorm:
+        out["bn"] = [{"scale": sd(h), "offset": sd(h)} for h in spec.hidden]
+        out["batch_stats"] = [{"mean": sd(h), "var": sd(h)} for h in spec.hidden]
+    return out
 
 
 def _check_key(key, what):
@@ -302,10 +326,13 @@ def dropout_masks(apply_or_spec, key, n: int) -> list:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"dropout_masks argument `n` must be a positive int; got {n!r}.")
     key = _check_key(key, "dropout_masks argument `key`")
-    dtype = jnp.result_type(float)
-    keep = np.asarray(jax.random.bernoulli(key, 1.0 - spec.dropout, (int(n), sum(spec.hidden))))
-    cuts = np.cumsum(spec.hidden)[:-1]
-    return [jnp.asarray(m, dtype) for m in np.split(keep, cuts, axis=1)]
+    return _draw_masks(spec, key, int(n), jnp.result_type(float))
+
+
+def _draw_masks(spec: MLPSpec, key, n: int, dtype) -> list:
+    keep = jax.random.bernoulli(key, 1.0 - spec.dropout, (n, sum(spec.hidden))).astype(dtype)
+    cuts = [int(c) for c in np.cumsum(spec.hidden)[:-1]]
+    return jnp.split(keep, cuts, axis=1) if cuts else [keep]
 
 
 def _forward(spec: MLPSpec, params, x, *, train=False, key=None, mask=None, taps=None):
@@ -330,7 +357,7 @@ def _forward(spec: MLPSpec, params, x, *, train=False, key=None, mask=None, taps
             raise ValueError("apply in train mode with dropout needs exactly one of `key` (random masks) "
                              "or `mask` (fixed per-example masks, see jaxgan.nets.dropout_masks).")
         if mask is None:
-            mask = dropout_masks(spec, key, n)
+            mask = _draw_masks(spec, key, n, x.dtype)
         if not isinstance(mask, (list, tuple)) or len(mask) != n_hidden:
             raise ValueError(f"apply argument `mask` must be a sequence of {n_hidden} arrays (one per hidden "
                              f"layer); got {type(mask).__name__}.")
@@ -385,7 +412,7 @@ def zero_taps(spec: MLPSpec, n: int, dtype) -> dict:
 
 def check_params(spec: MLPSpec, params) -> None:
     """Raise `ValueError` if `params` does not have the layout and shapes `init` gives for `spec`."""
-    ref = jax.eval_shape(lambda: _init(spec, jax.random.PRNGKey(0)))
+    ref = _layout(spec)
     try:
         got_def = jax.tree_util.tree_structure(params)
     except Exception:  # pragma: no cover - tree_structure accepts anything

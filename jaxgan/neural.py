@@ -17,7 +17,8 @@ ReLU works better". This module trains real networks so that such claims can be 
   checkpoints (`path_angle` gives the full path-angle of Berard et al. 2020); the leading
   eigenvalues of the game Jacobian by Arnoldi iteration on its Jacobian-vector product
   (rotation vs attraction); and the article's kernel-induced prediction of the next change of D
-  (`jaxgan.kernels.kernel_vp`) against the change the optimiser actually makes;
+  (the eval-mode parametric kernel times the variational derivatives, the product of
+  `jaxgan.kernels.kernel_vp`) against the change the optimiser actually makes;
 - **the experiment** `batchnorm_experiment`: ReLU / leaky ReLU / tanh, each plain, with
   BatchNorm and with dropout, many seeds, one table (also `jaxgan experiment batchnorm`).
 
@@ -33,13 +34,18 @@ is fed the gradient of its player's loss, `-∇Ĵ` and `-∇Î`). With BatchNorm
 train mode during training (batch statistics; the discriminator sees the data batch and the
 generated batch as two separate batches, as in the usual reference implementations) and D on
 the measurement grid is evaluated in eval mode (running statistics).
+
+**Numbers.** float32 by default, float64 when x64 is enabled. The output map is clipped one ulp
+inside finite ends of the domain, so a saturated discriminator gives large but finite losses (and
+a vanishing gradient, like PyTorch's clamped `BCELoss`) rather than `log 0`. The random streams
+use JAX's `"rbg"` generator (XLA's RngBitGenerator; far cheaper to compile on CPU than threefry);
+a seed's run is the same bit for bit alone or batched with other seeds, on one machine.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import time
 from typing import Any, Callable, NamedTuple, Sequence
@@ -51,7 +57,6 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from . import games as _games
-from . import kernels as _kernels
 from . import nets as _nets
 from .dynamics import Fate
 
@@ -181,7 +186,7 @@ class GaussianMixture:
         return float(np.sqrt(second / self.dim))
 
     def sample(self, key, n: int) -> jax.Array:
-        """`n` samples, `Float[Array, "n d"]` (pure JAX; `n` static)."""
+        """`n` samples, `Float[Array, "n d"]` (pure JAX; `n` static; one uniform draw of shape `(n, 1 + d)`)."""
         u = _uniform_pm1(key, (n, 1 + self.dim))
         return self._transform(u[:, 0], u[:, 1:])
 
@@ -268,6 +273,7 @@ def default_data(dim: int = 1) -> GaussianMixture:
 # ============================================================================ measurements (pure functions)
 
 
+@jax.jit
 def wasserstein_1d(a, b) -> jax.Array:
     """The 1-Wasserstein distance between two 1-D samples (their empirical distributions), exactly.
 
@@ -294,6 +300,7 @@ def _directions(dim: int, n_proj: int, dtype) -> jax.Array:
     return g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
 
+@functools.partial(jax.jit, static_argnames=("n_proj",))
 def sliced_wasserstein(a, b, n_proj: int = 16) -> jax.Array:
     """The sliced 1-Wasserstein distance: the mean of `wasserstein_1d` over projections.
 
@@ -323,6 +330,7 @@ def _histogram(samples, edges: Sequence[jax.Array]) -> jax.Array:
     return counts.reshape(shape)
 
 
+@jax.jit
 def histogram_kl(p_masses, samples, edges, alpha: float = 0.5) -> jax.Array:
     """`KL(pd ‖ pg)` on a histogram grid: exact data cell masses against generator counts.
 
@@ -344,6 +352,7 @@ def histogram_kl(p_masses, samples, edges, alpha: float = 0.5) -> jax.Array:
     return jnp.sum(jnp.where(p > 0, p * (jnp.log(jnp.where(p > 0, p, 1.0)) - jnp.log(q)), 0.0))
 
 
+@jax.jit
 def kde(samples, x, bandwidth) -> jax.Array:
     """Gaussian kernel density estimate of `samples (n, d)` at points `x (m, d)`; shape `(m,)`."""
     samples, x = jnp.asarray(samples), jnp.asarray(x)
@@ -390,7 +399,7 @@ def path_angle(field: Callable, start, end, n: int = 21):
         v, _ = ravel_pytree(field(unravel(s + a * delta)))
         return _cosine(v, delta)
 
-    return alphas, jax.vmap(one)(alphas)
+    return alphas, jax.jit(jax.vmap(one))(alphas)
 
 
 def arnoldi(matvec: Callable, v0, m: int):
@@ -531,6 +540,8 @@ class Net:
         return _nets.mlp((d_in, *self.hidden, d_out), self.activation, self.batchnorm, self.dropout)
 
     def label(self) -> str:
+        if not self.hidden:
+            return "linear"
         extra = ("+BN" if self.batchnorm else "") + (f"+drop{self.dropout:g}" if self.dropout else "")
         return f"{self.activation}{extra}"
 
@@ -541,7 +552,8 @@ class OutputMap:
 
     `kind`: `"identity"` (ℝ), `"sigmoid"` (`lo + (hi − lo)·σ(u)`, onto (lo, hi)), `"softplus"`
     (`lo + softplus(u)`, onto (lo, ∞)), `"neg_softplus"` (`hi − softplus(−u)`, onto (−∞, hi)),
-    `"tanh"` (`tanh u`, onto (−1, 1)). All increasing.
+    `"tanh"` (`tanh u`, onto (−1, 1)). All increasing; the result is clipped one ulp inside finite
+    ends (floating-point saturation would otherwise reach them).
     """
 
     kind: str
@@ -553,14 +565,19 @@ class OutputMap:
             return u
         if self.kind == "sigmoid":
             s = jax.nn.sigmoid(u)
-            return s if (self.lo, self.hi) == (0.0, 1.0) else self.lo + (self.hi - self.lo) * s
-        if self.kind == "softplus":
-            return self.lo + jax.nn.softplus(u)
-        if self.kind == "neg_softplus":
-            return self.hi - jax.nn.softplus(-u)
-        if self.kind == "tanh":
-            return jnp.tanh(u)
-        raise AssertionError(self.kind)
+            d = s if (self.lo, self.hi) == (0.0, 1.0) else self.lo + (self.hi - self.lo) * s
+        elif self.kind == "softplus":
+            d = self.lo + jax.nn.softplus(u)
+        elif self.kind == "neg_softplus":
+            d = self.hi - jax.nn.softplus(-u)
+        elif self.kind == "tanh":
+            d = jnp.tanh(u)
+        else:
+            raise AssertionError(self.kind)
+        # In floating point a saturated map lands *on* a finite end of the domain (sigmoid(20) == 1 in
+        # float32), where the game's functions are infinite: keep D one ulp inside.
+        dtype = np.dtype(jnp.result_type(d))
+        return jnp.clip(d, _inside(self.lo, self.hi, dtype), _inside(self.hi, self.lo, dtype))
 
     @property
     def range(self) -> tuple[float, float]:
@@ -570,6 +587,18 @@ class OutputMap:
         return {"identity": "identity", "sigmoid": f"sigmoid onto ({self.lo:g}, {self.hi:g})",
                 "softplus": f"{self.lo:g} + softplus", "neg_softplus": f"{self.hi:g} − softplus(−u)",
                 "tanh": "tanh"}[self.kind]
+
+
+def _inside(end: float, other: float, dtype):
+    """The float of `dtype` next to `end` towards `other` (a normal number: CPUs flush subnormals to
+    zero), or None for an infinite end."""
+    if not math.isfinite(end):
+        return None
+    v = np.nextafter(np.asarray(end, dtype), np.asarray(other, dtype))
+    tiny = np.finfo(dtype).tiny
+    if abs(v) < tiny:
+        v = np.asarray(math.copysign(tiny, other - end), dtype)
+    return float(v)
 
 
 _NAMED_OUTPUTS = {"identity": OutputMap("identity"), "sigmoid": OutputMap("sigmoid", 0.0, 1.0),
@@ -759,6 +788,7 @@ class _Batch(NamedTuple):
     keys: Any  # (3,) dropout keys for G, D(real), D(fake); None without dropout
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2))
 def _draw_batch(gan: GAN, key, n: int) -> _Batch:
     """Data, noise, the GP interpolation weights and dropout keys of one update, from one draw."""
     d, L = gan.data.dim, gan.latent_dim
@@ -869,7 +899,7 @@ class TrainState(NamedTuple):
 
 
 def init_state(gan: GAN, key) -> TrainState:
-    """Initial `TrainState` of `gan` from a PRNG key (pure JAX)."""
+    """Initial `TrainState` of `gan` from a PRNG key (host side: `jaxgan.nets` initialises on the host)."""
     kd, kg = jax.random.split(key)
     td, sd = _split(gan.d_net[0](kd))
     tg, sg = _split(gan.g_net[0](kg))
@@ -954,6 +984,7 @@ class _EvalInputs(NamedTuple):
     v0: jax.Array  # (p,) Arnoldi start vector
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 3))
 def _eval_inputs(gan: GAN, cfg: _Cfg, key, n_params: int) -> _EvalInputs:
     k_eval, k_batch, k_arn = jax.random.split(key, 3)
     big = _draw_batch(gan, k_eval, cfg.n_eval)
@@ -1033,9 +1064,7 @@ def _eval_kernel_vp(apply, params, x_out, x_in, g):
     return jax.jvp(lambda p: apply(p, x_out, train=False), (params,), (direction,))[1]
 
 
-def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, key):
-    k_init, k_train, k_eval = jax.random.split(key, 3)
-    st0 = init_state(gan, k_init)
+def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainState):
     n_chk = cfg.steps // cfg.measure_every
     _, d_apply = gan.d_net
     t0, _ = ravel_pytree((st0.td, st0.tg))
@@ -1093,22 +1122,36 @@ def _path_angle_jit(gan: GAN, n: int, st: TrainState, start_flat, end_flat, batc
 
 
 @functools.partial(jax.jit, static_argnames=("gan", "cfg"))
-def _train_jit(gan: GAN, cfg: _Cfg, consts: _Consts, keys):
-    return jax.vmap(lambda k: _run_seed(gan, cfg, consts, k))(keys)
+def _train_jit(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainState):
+    return jax.vmap(lambda kt, ke, s0: _run_seed(gan, cfg, consts, kt, ke, s0))(k_train, k_eval, st0)
+
+
+def _seed_parts(gan: GAN, keys):
+    """Per seed: the training key, the measurement key and the initial state (stacked over seeds).
+
+    Seed key → `(k_init, k_train, k_eval)`; the networks are initialised on the host from `k_init`."""
+    parts = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+    states = [init_state(gan, parts[i, 0]) for i in range(parts.shape[0])]
+    st0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
+    return parts[:, 1], parts[:, 2], st0
 
 
 _COMPILED: dict = {}
 
 
-def _compiled(gan: GAN, cfg: _Cfg, consts: _Consts, keys):
-    """The compiled training program, cached by (gan, cfg, argument shapes and dtypes), so that
-    compile time and run time can be reported apart."""
-    sig = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves((consts, keys)))
-    key = (gan, cfg, sig, bool(jax.config.jax_enable_x64))
+def _compiled(gan: GAN, cfg: _Cfg, consts: _Consts, args, fast_compile: bool):
+    """The compiled training program, cached by (gan, cfg, argument shapes and dtypes, optimisation
+    level), so that compile time and run time can be reported apart."""
+    sig = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves((consts, args)))
+    key = (gan, cfg, sig, bool(jax.config.jax_enable_x64), fast_compile)
     if key not in _COMPILED:
         if len(_COMPILED) > 64:
             _COMPILED.clear()
-        _COMPILED[key] = _train_jit.lower(gan, cfg, consts, keys).compile()
+        lowered = _train_jit.lower(gan, cfg, consts, *args)
+        # XLA's backend optimisation level 0 halves the CPU compile time and triples the run time:
+        # the better trade for short runs.
+        opts = {"xla_backend_optimization_level": 0} if fast_compile else None
+        _COMPILED[key] = lowered.compile(opts) if opts else lowered.compile()
     return _COMPILED[key]
 
 
@@ -1184,6 +1227,20 @@ class TrainResult:
             return np.nanmedian(np.nanmax(np.abs(self.eigs[:, c0:].imag), axis=2), axis=1) \
                 if self.eigs.shape[-1] else np.full(self.n_seeds, np.nan)
 
+    def max_real(self, tail: float = 0.5) -> np.ndarray:
+        """Per seed: the median over the last `tail` of checkpoints of max Re λ of the Ritz values
+        (> 0: the game field repels along some direction)."""
+        c0 = _tail_start(len(self.steps), tail)
+        with _quiet():
+            return np.nanmedian(np.nanmax(self.eigs[:, c0:].real, axis=2), axis=1) \
+                if self.eigs.shape[-1] else np.full(self.n_seeds, np.nan)
+
+    def _min_real(self, tail: float = 0.5) -> np.ndarray:
+        c0 = _tail_start(len(self.steps), tail)
+        with _quiet():
+            return np.nanmedian(np.nanmin(self.eigs[:, c0:].real, axis=2), axis=1) \
+                if self.eigs.shape[-1] else np.full(self.n_seeds, np.nan)
+
     def path_angle(self, seed: int = 0, n: int = 21):
         """The path-angle (Berard et al. 2020; see `path_angle`) of one seed from its initial to its
         final parameters, with the game field on that seed's fixed measurement batch.
@@ -1233,6 +1290,10 @@ class TrainResult:
             "final_w1_mean": float(np.mean(fd)) if fd.size else None,
             "rotation_mean": float(np.nanmean(rot)) if np.isfinite(rot).any() else None,
             "max_imag_median": float(np.nanmedian(self.max_imag()[ok])) if np.isfinite(self.max_imag()[ok]).any()
+            else None,
+            "max_real_median": float(np.nanmedian(self.max_real()[ok])) if np.isfinite(self.max_real()[ok]).any()
+            else None,
+            "min_real_median": float(np.nanmedian(self._min_real()[ok])) if np.isfinite(self._min_real()[ok]).any()
             else None,
             "kernel_cos_mean": _nanmean_or_none(self.logs.get("kernel_cos"), ok),
             "step_cos_mean": _nanmean_or_none(self.logs.get("step_cos"), ok),
@@ -1306,8 +1367,8 @@ def _consts(gan: GAN, n_grid: int, n_bins: int, bandwidth: float | None):
 
 def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_eval: int = 1024,
           n_grid: int = 64, n_bins: int = 48, bandwidth: float | None = None, krylov: int = 12,
-          top: int = 4, kernel_probe: bool = True, n_proj: int = 16, tol: float | None = None,
-          tail: float = 0.25) -> TrainResult:
+          top: int | None = None, kernel_probe: bool = True, n_proj: int = 16, tol: float | None = None,
+          tail: float = 0.25, fast_compile: bool | None = None) -> TrainResult:
     """Train `gan` from many seeds at once and measure its dynamics along the way.
 
     One compiled program: `vmap` over seeds of a `lax.scan` over checkpoints, each an inner
@@ -1324,11 +1385,13 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
       cells for the KL (per axis in 1-D; the nearest square in 2-D); `bandwidth`: KDE bandwidth
       (default a quarter of the smallest data component's σ).
     - `krylov`: Arnoldi steps for the game-Jacobian eigenvalues at each checkpoint (0 turns it
-      off); `top`: how many leading Ritz values to keep.
+      off); `top`: how many leading Ritz values (by modulus) to keep (default all `krylov`).
     - `kernel_probe`: measure the kernel-induced prediction of the next step.
     - `n_proj`: projections of the sliced Wasserstein distance (2-D).
     - `tol`: the distance below which a run counts as converged (default: 0.1 × the data's std).
     - `tail`: the fraction of final checkpoints on which fates are decided (see `classify`).
+    - `fast_compile`: compile with XLA's backend optimisation off (half the compile time, about three
+      times the run time); default: on for short runs (`len(seeds) · steps ≤ 20000`).
 
     **Returns:** a `TrainResult`.
 
@@ -1346,7 +1409,7 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     n_grid = _pos_int(who, "n_grid", n_grid, 2)
     n_bins = _pos_int(who, "n_bins", n_bins, 2)
     krylov = _pos_int(who, "krylov", krylov, 0)
-    top = _pos_int(who, "top", top)
+    top = max(krylov, 1) if top is None else _pos_int(who, "top", top)
     n_proj = _pos_int(who, "n_proj", n_proj)
     if bandwidth is not None:
         bandwidth = _finite_float(who, "bandwidth", bandwidth, positive=True)
@@ -1357,10 +1420,13 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     cfg = _Cfg(steps, measure_every, n_eval, krylov, n_proj, bool(kernel_probe))
     consts, grid, pd_grid = _consts(gan, n_grid, n_bins, bandwidth)
 
+    if fast_compile is None:
+        fast_compile = len(seeds_arr) * steps <= 20000
+    args = _seed_parts(gan, keys)
     t0 = time.perf_counter()
-    compiled = _compiled(gan, cfg, consts, keys)
+    compiled = _compiled(gan, cfg, consts, args, bool(fast_compile))
     t1 = time.perf_counter()
-    logs, status, fstep, th0, th_end, final = compiled(consts, keys)
+    logs, status, fstep, th0, th_end, final = compiled(consts, *args)
     jax.block_until_ready(logs)
     t2 = time.perf_counter()
 
@@ -1458,7 +1524,7 @@ VARIANTS = ("plain", "batchnorm", "dropout")
 
 EXPERIMENT_SIZES = {
     # seconds: the CLI test and a first look
-    "quick": dict(activations=("relu",), variants=("plain", "batchnorm"), seeds=4, steps=240, measure_every=20,
+    "quick": dict(activations=("relu",), variants=("plain", "batchnorm"), seeds=4, steps=600, measure_every=30,
                   hidden=(16, 16), krylov=6, n_eval=256, n_grid=32, batch_size=64),
     # the notebook with JAXGAN_SMALL=1
     "small": dict(activations=("relu", "tanh"), variants=("plain", "batchnorm"), seeds=4, steps=600,
@@ -1487,8 +1553,8 @@ class ExperimentResult:
     def table(self) -> str:
         """The results as a markdown table (no NaN: diverged seeds are counted, not averaged)."""
         head = ("| configuration | seeds | converged | cycling | diverged | final W1: median [IQR] | "
-                "rotation Σ|Im λ|/Σ|Re λ| | max |Im λ| | kernel-prediction cos |")
-        lines = [head, "|" + "---|" * 9]
+                "rotation Σ|Im λ|/Σ|Re λ| | max |Im λ| | Re λ: min … max | kernel-prediction cos |")
+        lines = [head, "|" + "---|" * 10]
         for label, r in self.results.items():
             row = next(x for x in self.rows if x["label"] == label)
             ok = r.fate != Fate.DIVERGED
@@ -1501,15 +1567,18 @@ class ExperimentResult:
             kc = row["kernel_cos_mean"]
             div = f"{row['diverged']}" + (f" (at update {min(row['diverged_at'])}–{max(row['diverged_at'])})"
                                           if row["diverged"] else "")
+            lo_re, hi_re = row["min_real_median"], row["max_real_median"]
+            re_s = "n/a" if lo_re is None else f"{lo_re:.3g} … {hi_re:.3g}"
             lines.append(f"| {label} | {row['seeds']} | {row['converged']}/{row['seeds']} | {row['cycling']} | {div} | "
-                         f"{dist} | {rot_s} | {'n/a' if mi is None else f'{mi:.3g}'} | "
+                         f"{dist} | {rot_s} | {'n/a' if mi is None else f'{mi:.3g}'} | {re_s} | "
                          f"{'n/a' if kc is None else f'{kc:.2f}'} |")
         s = self.settings
         lines.append("")
         lines.append(f"game {s['game']}, data {s['data']}, {s['seeds']} seeds × {s['steps']} updates "
                      f"({s['update']}, Adam lr {s['lr']:g}, batch {s['batch_size']}), hidden {s['hidden']}; "
-                     f"converged: median W1 over the last quarter ≤ {s['tol']:.3g}; rotation over the last half, "
-                     f"{s['krylov']} Arnoldi steps; {self.wall_s:.0f} s in all.")
+                     f"converged: median W1 over the last quarter ≤ {s['tol']:.3g}; eigenvalues: the {s['krylov']} Ritz "
+                     f"values of an Arnoldi run per checkpoint, medians over the last half and the seeds; "
+                     f"{self.wall_s:.0f} s in all.")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -1538,7 +1607,8 @@ class ExperimentResult:
 
     def csv(self) -> str:
         keys = ["label", "seeds", "converged", "cycling", "diverged", "undecided", "final_w1_median", "final_w1_mean",
-                "rotation_mean", "max_imag_median", "kernel_cos_mean", "step_cos_mean"]
+                "rotation_mean", "max_imag_median", "min_real_median", "max_real_median", "kernel_cos_mean",
+                "step_cos_mean"]
         lines = [",".join(keys)]
         for row in self.rows:
             lines.append(",".join("" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else

@@ -518,6 +518,15 @@ def _geometric(v) -> bool:
         np.allclose(np.diff(np.log(v)), np.log(v[1] / v[0]), rtol=1e-3))
 
 
+def _log_axis(axis):
+    """A log axis labelled at 1, 2, 5 x 10^k in plain numbers (no overlapping minor labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _cell_edges(v):
     """Edges of cells centred on the values `v` (geometric midpoints for geometric values)."""
     import numpy as np
@@ -625,6 +634,7 @@ def phase_diagram(result, ax=None, *, quantity: str = "converged", title: str | 
                        label=f"max stable lr = {float(np.asarray(bnd).reshape(-1)[0]):.4g}")
         if _geometric(x):
             ax.set_xscale("log")
+            _log_axis(ax.xaxis)
         ax.set_xlabel(names[0])
         ax.set_ylabel(label)
         if q != "time":
@@ -646,8 +656,10 @@ def phase_diagram(result, ax=None, *, quantity: str = "converged", title: str | 
             ax.legend(fontsize=8, loc="upper right", framealpha=0.85)
         if _geometric(x):
             ax.set_xscale("log")
+            _log_axis(ax.xaxis)
         if _geometric(y):
             ax.set_yscale("log")
+            _log_axis(ax.yaxis)
         ax.set_xlim(_cell_edges(x)[0], _cell_edges(x)[-1])
         ax.set_ylim(_cell_edges(y)[0], _cell_edges(y)[-1])
         ax.set_xlabel(names[xi])
@@ -1075,8 +1087,8 @@ def neural_eigenvalues(results, *, tail: float = 0.5, ax=None, title: str | None
     vals = np.concatenate(allv) if allv else np.zeros(0)
     lin = float(np.nanpercentile(np.abs(vals), 10)) if vals.size else 1.0
     lin = max(lin, 1e-3)
-    ax.set_xscale("symlog", linthresh=lin)
-    ax.set_yscale("symlog", linthresh=lin)
+    ax.set_xscale("symlog", linthresh=lin, linscale=1.5)
+    ax.set_yscale("symlog", linthresh=lin, linscale=1.5)
     ax.axvline(0, color="k", lw=0.6)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("Re λ (< 0: attraction)")

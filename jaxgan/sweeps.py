@@ -18,19 +18,23 @@ Every start carries a few numbers through the loop, and a fate is decided at mos
 - `DIVERGED` (unbounded): the distance to the rest point exceeds `bound`.
 - `CYCLING`: a Poincaré section. The ray from the rest point along `+z[plane[0]]` in the
   plane of coordinates `plane` (default `(0, 1)`: D and pg) is crossed once per turn
-  around the rest point; each crossing is located by linear interpolation between two
-  checks and counted with its sign (+1 counter-clockwise), which accumulates the winding
-  angle in whole turns (`turns`). A start is CYCLING once `cycle_turns` consecutive
-  crossings in the same direction each land within a relative distance `cycle_rtol` of the
+  around the rest point; each crossing is detected between two checks (the polar angle
+  changes sign), its distance from the rest point interpolated linearly in the angle, and
+  counted with its sign (+1 counter-clockwise), which accumulates the winding angle in whole
+  turns (`turns`). A start is CYCLING once `cycle_turns` (default 3) consecutive crossings in
+  the same direction each land within a relative distance `cycle_rtol` (default 1%) of the
   previous one: the return map is the identity, a closed orbit that neither spirals in
   nor out. A converging focus (return ratio < 1 - cycle_rtol) or an outward spiral
-  (> 1 + cycle_rtol) is never CYCLING.
+  (> 1 + cycle_rtol) is never CYCLING; a spiral slower than `cycle_rtol` per turn is.
 - `UNDECIDED`: none of the above within `steps`.
 
-CONVERGED, CYCLING and the unbounded test are checked every `check_every` steps (the
-decision step is then a multiple of it); the winding count is exact while the orbit turns
-by less than half a turn between two checks. The final state of a decided start is its
-state at the decision.
+CONVERGED, CYCLING and the unbounded test are checked every `check_every` steps and after
+the last step (the decision step is then a multiple of `check_every`, or `steps`); the winding count is exact while the orbit turns
+by less than half a turn between two checks. By default `check_every` is the largest power
+of two up to 128 for which the linearised orbit turns by at most π/4 between two checks
+(from the eigenvalues of one update at the rest point); it is a static value, so pass it
+explicitly to share one compiled kernel between runs with very different step sizes. The
+final state of a decided start is its state at the decision.
 
 ## Scale
 
@@ -76,15 +80,13 @@ Within a process the chunk is sharded over that process's local devices.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import os
 import sys
-import time
 from typing import Any, Callable, Mapping, Sequence
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -203,7 +205,7 @@ def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every,
     cycle_rtol = _check_pos(fn, "cycle_rtol", cycle_rtol)
     cycle_turns = _check_int(fn, "cycle_turns", cycle_turns)
     if check_every is not None:
-        check_every = math.gcd(_check_int(fn, "check_every", check_every), steps)  # checks land on `steps`
+        check_every = min(_check_int(fn, "check_every", check_every), steps)
     chunk = _check_int(fn, "chunk", chunk)
     try:
         plane = tuple(int(p) for p in plane)
@@ -214,7 +216,14 @@ def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every,
     return _Options(steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
 
 
-_MAX_CHECK_EVERY = 64
+def _check_out_part(out, part):
+    if part is not None:
+        _check_part(part)
+        if out is None:
+            raise ValueError("`part` needs `out`: the parts of a sweep meet in one shared folder.")
+
+
+_MAX_CHECK_EVERY = 128
 
 
 @functools.partial(jax.jit, static_argnames=("rule",))
@@ -236,7 +245,7 @@ def _step_jacobians(field, arg, *, rule):
 
 
 def _auto_check_every(field_b: Field, arg_b, rule: UpdateRule, steps: int) -> int:
-    """Steps between fate checks: as many as possible (<= 64) while the orbit near the rest point
+    """Steps between fate checks: as many as possible (<= 128) while the orbit near the rest point
     turns by at most π/4 between two checks (so the winding count does not alias)."""
     try:
         if rule.name.startswith("adaptive"):
@@ -256,7 +265,7 @@ def _auto_check_every(field_b: Field, arg_b, rule: UpdateRule, steps: int) -> in
         k = _MAX_CHECK_EVERY
     else:
         k = max(1, min(_MAX_CHECK_EVERY, 2 ** int(math.floor(math.log2(max(1.0, (math.pi / 4) / theta))))))
-    return math.gcd(k, steps)
+    return min(k, steps)
 
 
 def _method(fn: str, method, lr):
@@ -328,7 +337,7 @@ def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, 
     rtol = jnp.asarray(cycle_rtol, dtype)
     ints = jnp.zeros(c, jnp.int32)
 
-    def check(carry, t):
+    def check(carry, t, t0):
         zs, status = carry["z"], carry["status"]
         u = tuple(z - r for z, r in zip(zs, rest_rows))
         bad = jnp.zeros(c, bool)
@@ -359,7 +368,7 @@ def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, 
                                   jnp.where(div, int(Fate.DIVERGED),
                                             jnp.where(cyc, int(Fate.CYCLING), status)))).astype(jnp.int32)
         # Poisoned starts died in the block that just ended: remember where it began.
-        when = jnp.where(running & bad, t - K, jnp.where(new != status, t, carry["when"]))
+        when = jnp.where(running & bad, t0, jnp.where(new != status, t, carry["when"]))
         return dict(
             carry, status=new, when=when, ang=jnp.where(ok, ang, ang_p), rad=jnp.where(ok, rad, rad_p),
             x=jnp.where(cross, x, carry["x"]), dir=jnp.where(cross, direction, carry["dir"]), count=count,
@@ -372,32 +381,59 @@ def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, 
                  ang=jnp.arctan2(zs0[i1] - rest_rows[i1], zs0[i0] - rest_rows[i0]),
                  rad=jnp.hypot(zs0[i0] - rest_rows[i0], zs0[i1] - rest_rows[i1]), x=jnp.zeros(c, dtype), dir=ints,
                  count=ints, turns=ints)
-    carry = check(carry, jnp.int32(0))
+    carry = check(carry, jnp.int32(0), jnp.int32(0))
     carry["alive"] = (carry["t"] < steps) & jnp.any(carry["status"] == Fate.UNDECIDED)
 
     def block(carry):
-        zs, st = jax.lax.fori_loop(0, K, lambda i, zst: fast(field, zst[0], zst[1], arg), (carry["z"], carry["s"]))
-        t = carry["t"] + K
-        carry = check(dict(carry, z=zs, s=st, t=t), t)
+        t0 = carry["t"]
+        n_steps = jnp.minimum(K, steps - t0)  # the last block may be shorter: checks also land on `steps`
+        zs, st = jax.lax.fori_loop(0, n_steps, lambda i, zst: fast(field, zst[0], zst[1], arg),
+                                   (carry["z"], carry["s"]))
+        t = t0 + n_steps
+        carry = check(dict(carry, z=zs, s=st, t=t), t, t0)
         carry["alive"] = (t < steps) & jnp.any(carry["status"] == Fate.UNDECIDED)
         return carry
 
     carry = jax.lax.while_loop(lambda cr: cr["alive"], block, carry)
 
-    # Exact replay of the poisoned starts from their last checked state, with guarded_step.
+    # Exact replay of the poisoned starts from their last checked state, with guarded_step:
+    # on a compacted batch of them when they are few (the usual case), else on the chunk.
     pending = carry["status"] == _PENDING
     z_b = jnp.stack(carry["zb"], axis=1)
-    status_r = jnp.where(pending, int(Fate.UNDECIDED), int(Fate.CONVERGED)).astype(jnp.int32)
-    start = carry["when"]
     guarded = jax.vmap(lambda f, z, s, a_, st, k: guarded_step(rule, f, z, s, a_, st, k),
                        in_axes=(field_axis, 0, 0, arg_axis, 0, 0))
 
-    def replay(i, rc):
-        z, s, st, ex = rc
-        z, s, st, e = guarded(field, z, s, arg, st, start + i)
-        return z, s, st, jnp.maximum(ex, e)
+    def replay(f, a, z, s, status, start):
+        def body(rc):
+            i, z, s, st, ex = rc
+            z, s, st, e = guarded(f, z, s, a, st, start + i)
+            return i + 1, z, s, st, jnp.maximum(ex, e)
 
-    z_r, _, status_r, exit_r = jax.lax.fori_loop(0, K, replay, (z_b, carry["sb"], status_r, ints - 1))
+        def more(rc):  # at most one block
+            return (rc[0] < K) & jnp.any(rc[3] == Fate.UNDECIDED)
+
+        _, z, _, status, ex = jax.lax.while_loop(more, body, (jnp.int32(0), z, s, status, -jnp.ones_like(status)))
+        return z, status, ex
+
+    def frozen_unless(mask):
+        return jnp.where(mask, int(Fate.UNDECIDED), int(Fate.CONVERGED)).astype(jnp.int32)
+
+    def replay_all(_):
+        return replay(field, arg, z_b, carry["sb"], frozen_unless(pending), carry["when"])
+
+    m = max(1, c // 16)
+
+    def replay_few(_):
+        idx = jnp.nonzero(pending, size=m, fill_value=0)[0]
+        valid = jnp.arange(m) < jnp.sum(pending)
+        take = functools.partial(jax.tree_util.tree_map, lambda a: a[idx])
+        z, st, ex = replay(field if field_axis is None else take(field), arg if arg_axis is None else take(arg),
+                           z_b[idx], take(carry["sb"]), frozen_unless(valid), carry["when"][idx])
+        dest = jnp.where(valid, idx, c)  # padding entries are dropped
+        return (z_b.at[dest].set(z, mode="drop"), jnp.full((c,), int(Fate.CONVERGED), jnp.int32).at[dest].set(st, mode="drop"),
+                (ints - 1).at[dest].set(ex, mode="drop"))
+
+    z_r, status_r, exit_r = jax.lax.cond(jnp.sum(pending) <= m, replay_few, replay_all, None)
     resolved = pending & (status_r != Fate.UNDECIDED)
     status = jnp.where(pending, jnp.where(resolved, status_r, int(Fate.UNDECIDED)), carry["status"])
     when = jnp.where(pending, jnp.where(resolved, exit_r, -1), carry["when"])
@@ -493,7 +529,9 @@ def _run(jobs: _Jobs, opts: _Options, key: dict, *, out=None, part=None, devices
     n_chunks = -(-N // chunk)
     devs = _devices(devices)
     nd = len(devs)
-    padded = -(-min(chunk, N) // nd) * nd  # the shape every call sees (one compile)
+    # The shape every call sees (one compile): a chunk, or for fewer jobs the next power of two
+    # (so that small sweeps of different sizes share kernels), rounded up to the devices.
+    padded = -(-min(chunk, 1 << max(N - 1, 0).bit_length()) // nd) * nd
     mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",)) if nd > 1 else None
     if part is not None:
         part = _check_part(part)
@@ -973,8 +1011,8 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     - `tol`: CONVERGED when the distance to the rest point is `<= tol`.
     - `bound`: DIVERGED when the distance to the rest point exceeds `bound`.
     - `cycle_rtol`, `cycle_turns`: the CYCLING rule (see the module docstring).
-    - `check_every`: steps between two fate checks (reduced to divide `steps`). Default: the
-      largest power of two <= 64 for which the linearised orbit turns by at most π/4
+    - `check_every`: steps between two fate checks (and a check at `steps`). Default: the
+      largest power of two <= 128 for which the linearised orbit turns by at most π/4
       between two checks (from the eigenvalues of one update at the rest point).
     - `plane`: the two coordinates the winding is measured in.
     - `chunk`: starts per chunk (memory is O(chunk)).
@@ -997,6 +1035,7 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     d_lo, d_hi, n_d = _check_range(fn, "d_range", d_range)
     p_lo, p_hi, n_pg = _check_range(fn, "pg_range", pg_range)
     opts = _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
+    _check_out_part(out, part)
     rule, arg, mdesc = _method(fn, method, lr)
     dtype = np.dtype(jnp.result_type(float))
     d_axis = np.linspace(d_lo, d_hi, n_d)
@@ -1131,9 +1170,12 @@ def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=N
     fn = "sweep"
     field = _check_field(fn, field)
     opts = _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
+    _check_out_part(out, part)
     rule = method.traced_rule if isinstance(method, Optimizer) else _rule_of(method)
     names, values, kinds = _grid(fn, grid, field, rule, method)
-    if "lr" in names and lr is None:
+    if "lr" in names:
+        if lr is not None:
+            raise ValueError(f"{fn}: give `lr` or grid['lr'], not both; got lr={lr!r}.")
         lr = float(values[names.index("lr")][0])  # any valid value: every job gets its own
     rule, arg, mdesc = _method(fn, method, lr)
     if "lr" in names:
