@@ -1,0 +1,346 @@
+"""Tests of jaxgan.neural: measurements on cases with known answers, training, bad input.
+
+Compile time dominates: the training tests share compiled programs (the `quick` experiment's
+configurations) through the module-level cache of `neural.train`.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import jaxgan
+from jaxgan import neural
+from jaxgan.dynamics import Fate
+
+# ============================================================================ data
+
+
+def test_mixture_sample_density_and_bin_masses():
+    data = neural.gaussian_mixture([-2.0, 1.0], [0.5, 1.0], [1.0, 3.0])
+    assert data.weights == (0.25, 0.75)
+    x = np.asarray(data.sample(jax.random.PRNGKey(0), 40000))
+    assert x.shape == (40000, 1)
+    mean = 0.25 * -2.0 + 0.75 * 1.0
+    var = 0.25 * (0.25 + 4.0) + 0.75 * (1.0 + 1.0) - mean ** 2
+    assert abs(x.mean() - mean) < 0.03 and abs(x.var() - var) < 0.06
+    assert data.std() == pytest.approx(math.sqrt(var))
+    grid = np.linspace(-8, 8, 4001)
+    dens = np.asarray(data.density(jnp.asarray(grid)))
+    assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=1e-4)
+    edges = (np.linspace(-8, 8, 41),)
+    masses = data.bin_masses(edges)
+    assert masses.sum() == pytest.approx(1.0, abs=1e-6)
+    # Cell masses agree with the integrated density.
+    pts = np.linspace(edges[0][:-1], edges[0][1:], 101, axis=1)  # (40 cells, 101 points)
+    cell_dens = np.asarray(data.density(jnp.asarray(pts.ravel()))).reshape(pts.shape)
+    np.testing.assert_allclose(masses, np.trapezoid(cell_dens, pts, axis=1), atol=1e-5)
+    # 2-D: four modes, density integrates to 1.
+    d2 = neural.default_data(2)
+    g = np.linspace(-5, 5, 201)
+    X, Y = np.meshgrid(g, g, indexing="ij")
+    dd = np.asarray(d2.density(jnp.asarray(np.stack([X.ravel(), Y.ravel()], 1)))).reshape(X.shape)
+    assert np.trapezoid(np.trapezoid(dd, g, axis=1), g) == pytest.approx(1.0, abs=1e-3)
+    assert d2.sample(jax.random.PRNGKey(1), 5).shape == (5, 2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(means=[0.0, 1.0], stds=1.0, weights=[-1.0, 2.0]), "non-negative"),
+    (dict(means=[0.0, 1.0], stds=1.0, weights=[0.0, 0.0]), "positive sum"),
+    (dict(means=[0.0, 1.0], stds=[1.0, 0.0]), "stds"),
+    (dict(means=[0.0, 1.0], stds=[1.0, 1.0, 1.0]), "same length"),
+    (dict(means=[0.0, float("nan")], stds=1.0), "finite"),
+])
+def test_mixture_rejects_non_distributions(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        neural.gaussian_mixture(**kwargs)
+
+
+# ============================================================================ measurements
+
+
+def test_wasserstein_exact_and_gaussians():
+    w = neural.wasserstein_1d
+    assert float(w(jnp.array([0.0, 1.0]), jnp.array([1.0, 2.0]))) == pytest.approx(1.0)
+    assert float(w(jnp.array([0.0]), jnp.array([0.0, 2.0]))) == pytest.approx(1.0)  # unequal sizes
+    k1, k2 = jax.random.split(jax.random.PRNGKey(3))
+    a = jax.random.normal(k1, (20000,))
+    b = 0.7 + jax.random.normal(k2, (20000,))
+    assert float(w(a, b)) == pytest.approx(0.7, abs=0.03)  # W1 = |μ1 − μ2| for equal σ
+    # Sliced, 2-D: a shift μ gives mean_k |μ·u_k| over the evenly spaced directions.
+    mu = np.array([0.6, -0.3])
+    a2 = jax.random.normal(k1, (20000, 2))
+    b2 = a2 + jnp.asarray(mu)  # the same sample, shifted: exact
+    ang = np.pi * np.arange(16) / 16
+    expect = np.mean(np.abs(mu[0] * np.cos(ang) + mu[1] * np.sin(ang)))
+    assert float(neural.sliced_wasserstein(a2, b2, 16)) == pytest.approx(expect, rel=1e-4)
+
+
+def test_histogram_kl_and_kde():
+    data = neural.default_data(1)
+    edges = (np.linspace(-4.0, 4.0, 33),)
+    p = data.bin_masses(edges)
+    same = data.sample(jax.random.PRNGKey(0), 20000)
+    other = neural.gaussian_mixture([0.0], 1.0).sample(jax.random.PRNGKey(0), 20000)
+    kl_same = float(neural.histogram_kl(p, same, edges))
+    kl_other = float(neural.histogram_kl(p, other, edges))
+    assert 0 <= kl_same < 0.01 and kl_other > 1.0
+    x = jnp.linspace(-3, 3, 13)
+    est = np.asarray(neural.kde(same, x, 0.15))
+    np.testing.assert_allclose(est, np.asarray(data.density(x, smooth=0.15)), atol=0.03)
+
+
+def test_path_angle_rotation_is_0_gradient_is_1():
+    rot = jnp.array([[0.0, -1.0], [1.0, 0.0]])
+    start = {"a": jnp.array([1.0, 0.5])}
+    end = {"a": jnp.zeros(2)}
+    _, c = neural.path_angle(lambda t: {"a": rot @ t["a"]}, start, end, n=11)
+    np.testing.assert_allclose(np.asarray(c[:-1]), 0.0, atol=1e-6)  # v = 0 at the end point: NaN there
+    assert np.isnan(c[-1])
+    _, c = neural.path_angle(lambda t: {"a": -t["a"]}, start, end, n=11)  # gradient of -|θ|²/2
+    np.testing.assert_allclose(np.asarray(c[:-1]), 1.0, atol=1e-6)
+    eps = 0.3  # damped rotation: cos = ε / sqrt(1 + ε²) all along the segment
+    _, c = neural.path_angle(lambda t: {"a": (rot - eps * jnp.eye(2)) @ t["a"]}, start, end, n=5)
+    np.testing.assert_allclose(np.asarray(c[:-1]), eps / math.sqrt(1 + eps ** 2), rtol=1e-5)
+
+
+def test_arnoldi_exact_on_small_matrix_and_breakdown():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(7, 7))
+    H, k = neural.arnoldi(lambda v: jnp.asarray(A, jnp.float32) @ v, jnp.ones(7), 7)
+    ev = neural._ritz(np.asarray(H), int(k), 7)
+    np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(np.linalg.eigvals(A)), atol=2e-4)
+    # An invariant 2-D subspace: the iteration stops after 2 steps with the exact eigenvalues.
+    B = np.diag([3.0, -2.0, 1.0, 0.5])
+    H, k = neural.arnoldi(lambda v: jnp.asarray(B, jnp.float32) @ v, jnp.array([1.0, 1.0, 0.0, 0.0]), 4)
+    assert int(k) == 2
+    np.testing.assert_allclose(np.sort(neural._ritz(np.asarray(H), int(k), 2).real), [-2.0, 3.0], atol=1e-5)
+    assert neural.rotation_index(np.array([1j, -1j])) == np.inf
+    assert neural.rotation_index(np.array([-1 + 1j, -1 - 1j, -2])) == pytest.approx(0.5)
+
+
+def test_game_jacobian_eigenvalues_by_jvp_match_dense(x64):
+    gan = neural.GAN(discriminator=neural.Net((4,), "tanh"), generator=neural.Net((3,), "tanh"), latent_dim=2,
+                     batch_size=16)
+    st = neural.init_state(gan, jax.random.PRNGKey(0))
+    v, theta = neural.game_field(gan, st, jax.random.PRNGKey(1))
+    flat, unravel = ravel_pytree(theta)
+    assert flat.dtype == jnp.float64
+    J = jax.jit(jax.jacfwd(lambda t: ravel_pytree(v(unravel(t)))[0]))(flat)
+    dense = np.linalg.eigvals(np.asarray(J))
+    assert np.abs(dense.imag).max() > 0.1  # a real game: rotation (the coupling blocks are there)
+    full = neural.jacobian_eigenvalues(v, theta, m=flat.shape[0])
+    np.testing.assert_allclose(np.sort_complex(full), np.sort_complex(dense), atol=1e-9)
+    top = neural.jacobian_eigenvalues(v, theta, m=12, top=2)
+    lead = dense[np.argsort(-np.abs(dense))][:2]
+    np.testing.assert_allclose(np.sort_complex(top), np.sort_complex(lead), rtol=1e-6)
+
+
+def test_penalties_on_a_linear_discriminator():
+    # u(x) = a x + b: ∇ₓu = a, so R1 = R2 = γ/2 a² and WGAN-GP = λ (|a| − 1)².
+    base = dict(discriminator=neural.Net(()), generator=neural.Net(()), game="wasserstein", latent_dim=1)
+    batch = neural._draw_batch(neural.GAN(**base), jax.random.PRNGKey(0), 32)
+    td = {"dense": [{"w": jnp.array([[3.0]]), "b": jnp.array([0.2])}]}
+    fake = batch.x + 1.0
+    for pen, weight, expect in (("r1", 2.0, 9.0), ("r2", 0.5, 2.25), ("wgan_gp", 10.0, 40.0)):
+        gan = neural.GAN(**base, penalty=pen, penalty_weight=weight)
+        assert float(neural._penalty(gan, td, None, batch, fake)) == pytest.approx(expect, rel=1e-5)
+
+
+def test_output_maps_meet_the_game_domain():
+    assert neural.output_map("minimax").kind == "sigmoid"
+    assert neural.output_map("quadratic").kind == "identity"
+    om = neural.output_map("hellinger")  # T < 1
+    assert om.kind == "neg_softplus" and om.hi == 1.0
+    u = jnp.linspace(-30, 30, 7)
+    assert bool(jnp.all(om(u) < 1.0))  # saturation stays inside the open domain (clipped one ulp inside)
+    s = neural.output_map("minimax")(jnp.array([-200.0, 0.0, 200.0]))
+    assert 0.0 < float(s[0]) and float(s[1]) == 0.5 and float(s[2]) < 1.0
+    om = neural.output_map(jaxgan.Game(jnp.log, lambda d: jnp.log(3.0 - d), jnp.log, name="affine",
+                                       d_domain=(0.0, 3.0)))
+    assert om.kind == "sigmoid" and float(om(jnp.array(0.0))) == pytest.approx(1.5)
+
+
+def test_kernel_prediction_matches_the_kernels_module():
+    init, apply = jaxgan.nets.mlp((1, 8, 8, 1), "relu", batchnorm=True)
+    params = init(jax.random.PRNGKey(0))
+    x_out = jnp.linspace(-2, 2, 9)[:, None]
+    x_in = jnp.linspace(-1, 3, 6)[:, None]
+    g = jnp.linspace(-1, 1, 6)
+    ours = np.asarray(neural._eval_kernel_vp(apply, params, x_out, x_in, g))
+    theirs = np.asarray(jaxgan.kernels.kernel_vp(apply, params, x_out, x_in, g, train=False))
+    K = np.asarray(jaxgan.kernels.parametric_kernel(apply, params, x_out, x_in, train=False))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours, K @ np.asarray(g), rtol=1e-4, atol=1e-5)
+
+
+# ============================================================================ training
+
+
+def test_quadratic_game_linear_discriminator_converges():
+    """D(x) = a x + b, G(z) = w z + c on N(1.5, 0.5²) with the quadratic game and SGD.
+
+    The field on (a, b, c, w) is linear with a constant Jacobian (batch moments x̄, x², z̄):
+    rest point a = 0, b = 1 = D0, c + w z̄ = mean of the data. Checked: the generator's mean and D on
+    the grid at the end; the JVP eigenvalues against that matrix; the kernel prediction is exact
+    (D is linear in its parameters, so the SGD step is exactly lr · K g).
+    """
+    lr = 0.05
+    sgd = optax.sgd(lr)
+    gan = neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
+                     generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=256)
+    assert gan.d_output.kind == "identity"
+    r = neural.train(gan, seeds=2, steps=1000, measure_every=25, n_eval=512, n_grid=16, krylov=4)
+    assert np.all(r.fate != Fate.DIVERGED)
+    tail = slice(-8, None)
+    assert np.all(np.abs(np.median(r.g_mean[:, tail, 0], axis=1) - 1.5) < 0.1)
+    assert np.all(np.abs(r.d_grid[:, -1] - 1.0) < 0.15)
+    np.testing.assert_allclose(r.kernel_cos[:, 1:], 1.0, atol=1e-4)
+    np.testing.assert_allclose(r.kernel_gain[:, 1:], lr, rtol=1e-3)
+    # Analytic Jacobian on the fixed measurement batch of seed 0.
+    key = neural._keys_of(r.seeds[:1])[0]
+    ev = neural._eval_inputs(gan, r.cfg, jax.random.split(key, 3)[2], 4)
+    x, z = np.asarray(ev.batch.x[:, 0], np.float64), np.asarray(ev.batch.z[:, 0], np.float64)
+    xb, x2, zb = x.mean(), (x * x).mean(), z.mean()
+    # rows/cols: a, b (discriminator), c, w (generator)
+    A = np.array([[-x2, -xb, 1.0, zb], [-xb, -1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [-zb, 0.0, 0.0, 0.0]])
+    expect = np.linalg.eigvals(A)
+    got = r.eigs[0, -1]
+    np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(expect), atol=2e-4)
+    assert np.abs(expect.imag).max() > 0.3  # the parameter dynamics spiral in: rotation + attraction
+
+
+def _quick(**kw):
+    return neural.batchnorm_experiment("quick", workers=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def quick_plain():
+    return _quick(variants=("plain",))
+
+
+def test_training_is_reproducible_bit_for_bit(quick_plain):
+    again = _quick(variants=("plain",))
+    a, b = quick_plain.results["relu"], again.results["relu"]
+    for k, v in a.logs.items():
+        np.testing.assert_array_equal(v, b.logs[k], err_msg=k)
+    np.testing.assert_array_equal(a.theta_end, b.theta_end)
+    # A seed's run does not depend on the other seeds in the batch.
+    gan = a.gan
+    r = neural.train(gan, [0, 5, 6, 7], steps=600, measure_every=30, n_eval=256, n_grid=32, krylov=6)
+    for k in ("w1", "d_grid", "kernel_cos", "eigs"):
+        np.testing.assert_array_equal(r.logs[k][0], a.logs[k][0], err_msg=k)
+
+
+def test_quick_run_measurements_are_sane(quick_plain):
+    r = quick_plain.results["relu"]
+    n_chk = 600 // 30 + 1
+    assert r.w1.shape == (4, n_chk) and r.d_grid.shape == (4, n_chk, 32) and r.eigs.shape == (4, n_chk, 6)
+    assert np.all(np.isfinite(r.w1)) and np.all(r.fate != Fate.DIVERGED)
+    assert np.median(r.w1[:, -1]) < 0.7 * np.median(r.w1[:, 0])  # the generator moves towards the data
+    assert np.all((r.d_grid > 0) & (r.d_grid < 1))  # sigmoid output: inside the game's domain
+    assert np.isnan(r.step_cos[:, 0]).all() and np.isfinite(r.step_cos[:, 1:]).all()
+    assert np.all(np.abs(r.kernel_cos[:, 1:]) <= 1 + 1e-6)
+    assert np.nanmean(r.kernel_cos) > 0.5  # plain nets: the kernel view predicts D's change
+    assert np.isfinite(r.rotation).all() and (np.abs(r.eigs.imag) > 0).any()
+    a, c = r.path_angle(0, n=5)
+    assert a.shape == c.shape == (5,) and np.all(np.abs(c) <= 1 + 1e-6)
+    table = quick_plain.table()
+    assert "nan" not in table.lower() and "| relu |" in table
+
+
+class _NanAt:
+    """An SGD whose k-th update (1-based) is NaN: a reproducible divergence."""
+
+    def __init__(self, k, lr=0.01):
+        self.k, self.lr = k, lr
+
+    def init(self, params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(self, grads, count, params=None):
+        bad = count == self.k - 1
+        upd = jax.tree_util.tree_map(lambda g: jnp.where(bad, jnp.nan, -self.lr * g), grads)
+        return upd, count + 1
+
+
+def test_nan_marks_the_seed_diverged_with_its_step():
+    """2-D data; BatchNorm in D, dropout in G; alternating updates with two D steps; R1; a generator
+    optimiser whose 37th update is NaN: each seed is frozen and marked diverged at update 37."""
+    nan_g = optax.GradientTransformation(_NanAt(37).init, _NanAt(37).update)
+    gan = neural.GAN(data=neural.default_data(2), discriminator=neural.Net((8,), "leaky_relu", batchnorm=True),
+                     generator=neural.Net((8,), dropout=0.2), update="alternating", d_steps=2, penalty="r1",
+                     penalty_weight=1.0, g_optimizer=nan_g, batch_size=32)
+    r = neural.train(gan, seeds=2, steps=60, measure_every=10, n_eval=64, n_grid=36, n_bins=36, krylov=0)
+    assert r.grid.shape == (36, 2) and r.d_grid.shape == (2, 7, 36) and r.g_mean.shape == (2, 7, 2)
+    assert list(r.fate) == [Fate.DIVERGED, Fate.DIVERGED]
+    assert list(r.fate_step) == [37, 37]
+    for name in ("w1", "kl", "kernel_cos", "step_cos"):  # checkpoints 0..30 measured, 40..60 not
+        v = getattr(r, name)
+        assert np.all(np.isfinite(v[:, 1:4])) and np.all(np.isnan(v[:, 4:])), name
+    assert np.all(np.isfinite(r.theta_end))  # the state froze before the NaN
+    s = r.summary()
+    assert s["diverged"] == 2 and s["final_w1_median"] is None and s["diverged_at"] == [37, 37]
+    exp = neural.ExperimentResult({"x": r}, [s | {"label": "x"}], dict(
+        game="g", data="d", seeds=2, steps=60, update="alternating", lr=0.01, batch_size=32, hidden=[8],
+        tol=r.tol, krylov=2), 0.0)
+    table = exp.table()
+    assert "n/a (all diverged)" in table and "nan" not in table.lower()
+
+
+# ============================================================================ bad input
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda: neural.Net((8,), "swish"), ValueError, "activation"),
+    (lambda: neural.Net((8, 0)), ValueError, "≥ 1"),
+    (lambda: neural.Net((8, 2.5)), TypeError, "ints"),
+    (lambda: neural.Net((), batchnorm=True), ValueError, "hidden"),
+    (lambda: neural.GAN(game="quadratic", d_output="sigmoid"), ValueError, "rest value D0 = 1"),
+    (lambda: neural.GAN(game="minimax", d_output="identity"), ValueError, "not inside"),
+    (lambda: neural.GAN(game="nope"), ValueError, "unknown game"),
+    (lambda: neural.GAN(data=[0.0, 1.0]), TypeError, "GaussianMixture"),
+    (lambda: neural.GAN(penalty="r3"), ValueError, "penalty"),
+    (lambda: neural.GAN(update="sometimes"), ValueError, "update"),
+    (lambda: neural.GAN(d_steps=3), ValueError, "alternating"),
+    (lambda: neural.GAN(discriminator=neural.Net((4,), batchnorm=True), batch_size=1), ValueError, "batch_size"),
+    (lambda: neural.GAN(d_optimizer="adam"), TypeError, "optax"),
+    (lambda: neural.GAN(latent_dim=0), ValueError, "latent_dim"),
+])
+def test_bad_specs_raise(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(steps=25, measure_every=10), ValueError, "multiple"),
+    (dict(seeds=0), ValueError, "seeds"),
+    (dict(seeds=[0.5, 1.5]), TypeError, "seeds"),
+    (dict(krylov=-1), ValueError, "krylov"),
+    (dict(tail=1.5), ValueError, "tail"),
+    (dict(n_eval=4), ValueError, "n_eval"),
+])
+def test_bad_train_arguments_raise_before_compiling(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        neural.train(neural.GAN(), **kw)
+
+
+def test_cli_experiment_quick(tmp_path, capsys, quick_plain):
+    from jaxgan import cli
+
+    assert cli.main(["experiment", "batchnorm", "--quick", "--small"]) == 2
+    out = tmp_path / "bn"
+    # The plain variant only: its program is already compiled by `quick_plain` (BatchNorm training is
+    # exercised by the NaN test's smaller program).
+    assert cli.main(["experiment", "batchnorm", "--quick", "--variants", "plain", "--workers", "1",
+                     "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| relu |" in text and "nan" not in text.lower()
+    for name in ("batchnorm_table.md", "batchnorm_table.csv", "batchnorm.json", "batchnorm_distances.png",
+                 "batchnorm_d_over_time.png", "batchnorm_eigenvalues.png", "batchnorm_pointwise.png",
+                 "batchnorm_path_angle.png"):
+        assert (out / name).stat().st_size > 0, name
