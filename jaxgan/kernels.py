@@ -51,7 +51,6 @@ from . import dynamics as _dynamics
 from . import fields as _fields
 from . import games as _games
 from . import nets as _nets
-from . import stability as _stability
 
 __all__ = [
     "parametric_kernel", "kernel_vp", "spectrum", "KernelSpectrum", "kernel_field", "discriminator_field",
@@ -127,12 +126,13 @@ def _split_kwargs(kw: dict, who: str):
     return tuple(sorted(static, key=lambda kv: kv[0])), dynamic
 
 
-def _as_points(x, name: str, who: str, spec) -> np.ndarray:
-    """Inputs as a host array `(n, ...)` (row blocks are sliced on the host: no compiled gathers)."""
+def _as_points(x, name: str, who: str, spec, traceable: bool = False) -> np.ndarray:
+    """Inputs as a host array `(n, ...)` (row blocks are sliced on the host: no compiled gathers);
+    with `traceable`, a traced value is kept as it is."""
     if x is None:
         raise TypeError(f"{who} argument `{name}` must be an array of inputs; got None.")
     try:
-        arr = np.asarray(x)
+        arr = x if (traceable and isinstance(x, jax.core.Tracer)) else np.asarray(x)
     except jax.errors.TracerArrayConversionError:
         raise TypeError(f"{who} runs a blocked loop on the host and cannot be traced (jit/vmap/grad); "
                         f"pass concrete arrays as `{name}` (use kernel_vp inside jit).") from None
@@ -161,7 +161,7 @@ def _as_points(x, name: str, who: str, spec) -> np.ndarray:
     return arr
 
 
-def _check_example_kwargs(kw, n: int, name: str, who: str) -> dict:
+def _check_example_kwargs(kw, n: int, name: str, who: str, traceable: bool = False) -> dict:
     if kw is None:
         return {}
     if not isinstance(kw, dict):
@@ -173,8 +173,9 @@ def _check_example_kwargs(kw, n: int, name: str, who: str) -> dict:
             if len(shape) < 1 or shape[0] != n:
                 raise ValueError(f"{who} argument `{name}[{k!r}]` must have a leading axis of {n} (one entry per "
                                  f"input); got a leaf of shape {shape}.")
+    conv = (lambda a: a if isinstance(a, jax.core.Tracer) else np.asarray(a)) if traceable else np.asarray
     try:
-        return {k: jax.tree_util.tree_map(np.asarray, v) for k, v in kw.items()}
+        return {k: jax.tree_util.tree_map(conv, v) for k, v in kw.items()}
     except jax.errors.TracerArrayConversionError:
         raise TypeError(f"{who} cannot be traced (jit/vmap/grad); pass concrete arrays in `{name}`.") from None
 
@@ -190,7 +191,7 @@ def _check_params(params, who: str) -> int:
                 f"is {type(leaf).__name__} of dtype {getattr(leaf, 'dtype', None)} (for equinox modules, pass "
                 f"the array part from eqx.partition and close over the rest)."
             )
-    return int(sum(np.size(leaf) for leaf in leaves))
+    return int(sum(math.prod(jnp.shape(leaf)) for leaf in leaves))
 
 
 def _check_method(method, who: str) -> str:
@@ -217,25 +218,25 @@ def _check_budget(budget, who: str) -> int:
 
 
 def _plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled,
-          names=("x1", "x2")) -> _Plan:
+          names=("x1", "x2"), traceable=False) -> _Plan:
     if not callable(apply_fn):
         raise TypeError(f"{who} argument `apply_fn` must be callable as apply_fn(params, x); "
                         f"got {type(apply_fn).__name__}.")
     n_params = _check_params(params, who)
     spec = _nets.spec_of(apply_fn)
     n1_name, n2_name = names
-    x1 = _as_points(x1, n1_name, who, spec)
-    x2 = None if x2 is None else _as_points(x2, n2_name, who, spec)
+    x1 = _as_points(x1, n1_name, who, spec, traceable)
+    x2 = None if x2 is None else _as_points(x2, n2_name, who, spec, traceable)
     if x2 is not None and x2.shape[1:] != x1.shape[1:]:
         raise ValueError(f"{who}: `{n1_name}` and `{n2_name}` must have the same feature shape; got "
                          f"{tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}.")
-    ex1 = _check_example_kwargs(x1_kwargs, x1.shape[0], f"{n1_name}_kwargs", who)
+    ex1 = _check_example_kwargs(x1_kwargs, x1.shape[0], f"{n1_name}_kwargs", who, traceable)
     if x2 is None:
         if x2_kwargs is not None:
             raise ValueError(f"{who} argument `{n2_name}_kwargs` given without `{n2_name}`.")
         ex2 = {}
     else:
-        ex2 = _check_example_kwargs(x2_kwargs, x2.shape[0], f"{n2_name}_kwargs", who)
+        ex2 = _check_example_kwargs(x2_kwargs, x2.shape[0], f"{n2_name}_kwargs", who, traceable)
         if set(ex1) != set(ex2):
             raise ValueError(f"{who}: `{n1_name}_kwargs` and `{n2_name}_kwargs` must name the same per-example "
                              f"arguments; got {sorted(ex1)} and {sorted(ex2)}.")
@@ -720,13 +721,14 @@ def kernel_vp(apply_fn: Callable, params, x_out, x_in, g, *, train: bool | None 
     `Float[Array, "n_in m"]` (m vectors at once). The networks are evaluated on the full batches
     `x_out` and `x_in`, so for a BatchNorm MLP with `train=True` this is the batch operator.
 
-    **Returns:** `Float[Array, "n_out"]` (or `"n_out m"`).
+    **Returns:** `Float[Array, "n_out"]` (or `"n_out m"`). Unlike `parametric_kernel` it is a pure
+    JAX function of `params`, `x_out`, `x_in` and `g`: it works under `jit`, `vmap` and `grad`.
 
     **Raises:** as `parametric_kernel`, and `ValueError` for `g` of the wrong shape.
     """
     who = "kernel_vp"
     plan = _plan(who, apply_fn, params, x_out, x_in, train, apply_kwargs, out_kwargs, in_kwargs, None,
-                 names=("x_out", "x_in"))
+                 names=("x_out", "x_in"), traceable=True)
     try:
         g = jnp.asarray(g)
     except (TypeError, ValueError):

@@ -781,6 +781,8 @@ def kernel_field_eigenvalues(fields, *, ax=None, title: str | None = None):
 
     **Returns:** the `Axes`.
     """
+    import math
+
     import numpy as np
 
     from . import kernels
@@ -795,6 +797,15 @@ def kernel_field_eigenvalues(fields, *, ax=None, title: str | None = None):
         ax.scatter(ev.real, ev.imag, s=16, marker=markers[i % len(markers)], alpha=0.65,
                    label=f"{lab}: {m.damped} damped / {m.neutral} neutral / {m.growing} growing")
     ax.set_xscale("symlog", linthresh=tol)
+    from matplotlib.ticker import FixedLocator, SymmetricalLogLocator
+
+    lo, hi = ax.get_xlim()
+    decades = math.log10(max(abs(lo), abs(hi), 10 * tol) / tol)
+    # every decade (or every other, third, ...) so the labels do not overlap; none inside the band but 0
+    loc = SymmetricalLogLocator(base=10.0 ** max(1, math.ceil(decades / 6)), linthresh=tol)
+    ticks = [t for t in loc.tick_values(lo, hi) if t == 0 or abs(t) >= 30 * tol]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_xlim(lo, hi)
     ax.axvspan(-tol, tol, color="0.85", zorder=0, lw=0)
     ax.axvline(0, color="k", lw=0.6)
     ax.axhline(0, color="0.6", lw=0.6)

@@ -1,0 +1,364 @@
+"""jaxgan.kernels: the parametric kernel (every path against an explicit Jacobian product and a
+closed form), the article's first-order derivation, kernel_vp, spectrum, the kernel field.
+
+float64 tests use the `x64` fixture of conftest.py."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import jaxgan
+from jaxgan import kernels, nets
+
+
+def _explicit(apply, params, x1, x2, **kw):
+    """K = J1 J2ᵀ from full reverse-mode Jacobians of the batch outputs over the flat parameters."""
+    flat, unravel = ravel_pytree(params)
+    j1 = np.asarray(jax.jacrev(lambda f: apply(unravel(f), x1, **kw.get("kw1", {})))(flat))
+    j2 = np.asarray(jax.jacrev(lambda f: apply(unravel(f), x2, **kw.get("kw2", {})))(flat))
+    return j1 @ j2.T
+
+
+# (activation, sizes, batchnorm, train, dropout, n1, n2, block): odd blocks with a short last one
+CASES = {
+    "relu-1d": ("relu", (1, 6, 5, 1), False, None, 0.0, 7, 4, 3),
+    "tanh-2d": ("tanh", (2, 5, 4, 1), False, None, 0.0, 7, 4, 3),
+    "leaky-bn-eval-1d": ("leaky_relu", (1, 6, 5, 1), True, False, 0.0, 7, 4, 3),
+    # BatchNorm in train mode (an operator on the batch) with a fixed dropout mask; n < width + 1,
+    # so the coupled structured path compresses the layer inputs with an SVD basis
+    "relu-bn-train-dropout-2d": ("relu", (2, 9, 8, 1), True, True, 0.3, 5, 3, 2),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_path_equals_explicit_jacobian_product(x64, case):
+    act, sizes, bn, train, drop, n1, n2, block = CASES[case]
+    init, apply = nets.mlp(sizes, act, batchnorm=bn, dropout=drop)
+    params = init(jax.random.PRNGKey(1))
+    d = sizes[0]
+    rng = np.random.default_rng(2)
+    if bn:  # non-trivial running statistics
+        calib = rng.normal(size=(16, d))
+        mask = [np.ones((16, h)) for h in sizes[1:-1]] if drop else None
+        _, params = apply(params, calib, train=True, update_stats=True, mask=mask)
+    x1, x2 = rng.normal(size=(n1, d)), rng.normal(size=(n2, d))
+    if d == 1:  # 1-D inputs given as (n,)
+        x1, x2 = x1[:, 0], x2[:, 0]
+    ex1 = ex2 = None
+    kw1, kw2 = {}, {}
+    if train is not None:
+        kw1, kw2 = {"train": train}, {"train": train}
+    if drop and train:
+        m1 = [(rng.uniform(size=(n1, h)) > drop).astype(float) for h in sizes[1:-1]]
+        m2 = [(rng.uniform(size=(n2, h)) > drop).astype(float) for h in sizes[1:-1]]
+        ex1, ex2 = {"mask": m1}, {"mask": m2}
+        kw1, kw2 = dict(kw1, mask=m1), dict(kw2, mask=m2)
+    if train:  # batch-coupled: each batch on its own
+        ref_sym = _explicit(apply, params, x1, x1, kw1=kw1, kw2=kw1)
+        ref_cross = _explicit(apply, params, x1, x2, kw1=kw1, kw2=kw2)
+    else:  # per example: one Jacobian of both sets of points
+        both = _explicit(apply, params, np.concatenate([x1, x2]), np.concatenate([x1, x2]), kw1=kw1, kw2=kw1)
+        ref_sym, ref_cross = both[:n1, :n1], both[:n1, n1:]
+    scale = np.abs(ref_sym).max()
+    runs = [("structured", block, None), ("structured", block, x2), ("jacobian", block, None), ("jacfwd", None, None)]
+    if not train:  # (the batch-coupled x2 code is the same function as for x1)
+        runs.append(("jacobian", block, x2))
+    if case == "relu-1d":
+        runs += [("jacfwd", None, x2), ("auto", None, None)]  # default block size: one block
+    for method, bs, xb in runs:
+        k = kernels.parametric_kernel(apply, params, x1, xb, method=method, batch_size=bs, train=train,
+                                      x1_kwargs=ex1, x2_kwargs=None if xb is None else ex2)
+        assert k.dtype == jnp.float64
+        ref = ref_sym if xb is None else ref_cross
+        assert k.shape == ref.shape
+        err = np.abs(np.asarray(k) - ref).max() / scale
+        assert err < 1e-10, (case, method, bs, xb is None, err)
+        if xb is None:
+            np.testing.assert_array_equal(np.asarray(k), np.asarray(k).T)
+
+
+def test_closed_form_one_hidden_relu(x64):
+    # D(x) = Σ_h v_h relu(w_h x + b_h) + c:  K(x, y) = 1 + Σ_h [relu_h(x) relu_h(y) + v_h² 1_h(x) 1_h(y) (x y + 1)]
+    init, apply = nets.mlp((1, 40, 1), "relu")
+    p = init(jax.random.PRNGKey(7))
+    w, b = np.asarray(p["dense"][0]["w"])[0], np.asarray(p["dense"][0]["b"])
+    v = np.asarray(p["dense"][1]["w"])[:, 0]
+    x, y = np.linspace(-2, 2, 9), np.linspace(-1.3, 2.9, 5)
+    hx, hy = np.outer(x, w) + b, np.outer(y, w) + b
+    ref = (1 + np.maximum(hx, 0) @ np.maximum(hy, 0).T
+           + ((hx > 0) * v ** 2) @ (hy > 0).T.astype(float) * (np.outer(x, y) + 1))
+    k = kernels.parametric_kernel(apply, p, x, y)
+    np.testing.assert_allclose(np.asarray(k), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_symmetric_psd_float32():
+    init, apply = nets.mlp((1, 64, 64, 1), "relu")
+    p = init(jax.random.PRNGKey(0))
+    x = jnp.linspace(-2, 2, 96)
+    k = np.asarray(kernels.parametric_kernel(apply, p, x, batch_size=40))  # 3 blocks, last one short
+    assert k.dtype == np.float32
+    np.testing.assert_array_equal(k, k.T)
+    lam = np.linalg.eigvalsh(k.astype(np.float64))
+    assert lam.min() > -1e-6 * lam.max()
+    k_one = np.asarray(kernels.parametric_kernel(apply, p, x))
+    np.testing.assert_allclose(k, k_one, rtol=2e-5, atol=2e-5 * np.abs(k).max())
+
+
+# μ small enough to stay in the Taylor regime: below the ReLU kink crossings, and for BatchNorm in
+# train mode a seed without a near-constant unit (batch variance ≪ 1 makes D strongly non-linear in θ)
+@pytest.mark.parametrize("act, bn, seed, mu0", [("tanh", False, 3, 1e-3), ("relu", False, 3, 1e-5),
+                                                 ("tanh", True, 8, 1e-3)])
+def test_first_order_step_of_the_article(x64, act, bn, seed, mu0):
+    # θ += μ ∇θ Σ_j w_j g_j D(x_j)  ⇒  ΔD(x) = μ K(x, X) (w ⊙ g) + O(μ²)
+    init, apply = nets.mlp((1, 12, 12, 1), act, batchnorm=bn)
+    p = init(jax.random.PRNGKey(seed))
+    X = jnp.linspace(-1.5, 1.5, 11)
+    x_out = X if bn else jnp.linspace(-2, 2, 7)  # BatchNorm in train mode: D on the batch itself
+    train = True if bn else None
+    kw = {"train": True} if bn else {}
+    if bn:
+        _, rec = nets._forward(apply.spec, p, X, train=True)
+        assert min(float(v.min()) for v in rec["batch_var"]) > 5e-3
+    w = jnp.full(11, 3.0 / 10)
+    g = jnp.sin(3 * X) + 0.5
+    grad = jax.grad(lambda q: jnp.sum(w * g * apply(q, X, **kw)))(p)
+    k = kernels.parametric_kernel(apply, p, x_out, None if bn else X, train=train)
+    pred = np.asarray(k @ (w * g))
+    errs = []
+    for mu in (mu0, mu0 / 2, mu0 / 4):
+        q = jax.tree_util.tree_map(lambda a, da: a + mu * da, p, grad)
+        delta = np.asarray(apply(q, x_out, **kw) - apply(p, x_out, **kw))
+        errs.append(np.abs(delta - mu * pred).max())
+        assert errs[-1] < 1e-2 * np.abs(mu * pred).max()
+    ratios = np.array(errs[:-1]) / np.array(errs[1:])
+    np.testing.assert_allclose(ratios, 4.0, rtol=0.05)  # the error is O(μ²)
+
+
+def test_kernel_vp_equals_k_times_g(x64):
+    init, apply = nets.mlp((2, 8, 8, 1), "leaky_relu", batchnorm=True)
+    p = init(jax.random.PRNGKey(0))
+    rng = np.random.default_rng(1)
+    xo, xi, g = rng.normal(size=(6, 2)), rng.normal(size=(6, 2)), rng.normal(size=(6, 3))
+    for train, gg in ((False, g), (True, g[:, 0])):  # m vectors at once / one vector
+        k = np.asarray(kernels.parametric_kernel(apply, p, xo, xi, train=train))
+        np.testing.assert_allclose(kernels.kernel_vp(apply, p, xo, xi, gg, train=train), k @ gg,
+                                   rtol=1e-11, atol=1e-11 * np.abs(k).max())
+    # a pure JAX function: under grad (of Σ_i (K g)_i with respect to g: the column sums of K)
+    col = jax.grad(lambda v: jnp.sum(kernels.kernel_vp(apply, p, jnp.asarray(xo), jnp.asarray(xi), v,
+                                                       train=True)))(jnp.asarray(g[:, 0]))
+    np.testing.assert_allclose(col, k.sum(axis=0), rtol=1e-11, atol=1e-11 * np.abs(k).max())
+
+
+def test_generic_networks_match_structured(x64):
+    init, apply = nets.mlp((2, 7, 1), "tanh")
+    p = init(jax.random.PRNGKey(0))
+    x = np.random.default_rng(1).normal(size=(8, 2))
+
+    def user_apply(params, x):  # the same network written by a user: generic path
+        (l1, l2) = params
+        return (jnp.tanh(x @ l1["w"] + l1["b"]) @ l2["w"] + l2["b"])[:, 0]
+
+    ref = kernels.parametric_kernel(apply, p, x)
+    k_user = kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, batch_size=3)
+    np.testing.assert_allclose(k_user, ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="structured"):
+        kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, method="structured")
+    eqx = pytest.importorskip("equinox")
+    model = eqx.nn.MLP(2, "scalar", 5, 1, activation=jnp.tanh, key=jax.random.PRNGKey(2))
+    arrays, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def eqx_apply(arr, x):
+        return jax.vmap(eqx.combine(arr, static))(x)
+
+    k_eqx = kernels.parametric_kernel(eqx_apply, arrays, x)
+    np.testing.assert_allclose(k_eqx, _explicit(eqx_apply, arrays, x, x), rtol=1e-12, atol=1e-12)
+
+
+def test_spectrum_closed_form():
+    rng = np.random.default_rng(0)
+    n = 12
+    w = rng.uniform(0.5, 2.0, n)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    lam = np.geomspace(1.0, 1e-6, n)
+    s_half = 1 / np.sqrt(w)
+    k = (s_half[:, None] * (q * lam) @ q.T) * s_half[None, :]  # W^½ K W^½ = Q Λ Qᵀ
+    sp = kernels.spectrum(k, w)
+    np.testing.assert_allclose(sp.eigenvalues, lam, rtol=1e-8, atol=1e-14)
+    phi = sp.eigenfunctions
+    np.testing.assert_allclose(phi.T @ (w[:, None] * phi), np.eye(n), atol=1e-10)  # orthonormal in L²(w)
+    np.testing.assert_allclose(k @ (w[:, None] * phi), phi * sp.eigenvalues, atol=1e-10)  # T φ = λ φ
+    flat = kernels.spectrum(np.eye(5))
+    assert flat.effective_rank == pytest.approx(5.0) and flat.participation_ratio == pytest.approx(5.0)
+    one = kernels.spectrum(np.ones((4, 4)))
+    assert one.effective_rank == pytest.approx(1.0, abs=1e-6)
+    assert kernels.spectrum(np.eye(3, dtype=np.float32)).noise_floor == pytest.approx(np.finfo(np.float32).eps)
+
+
+_eval = jax.jit(lambda field, z: field(z))  # one compiled evaluation per kind of field
+
+
+def _pointwise(game, pd, d, pg):
+    return np.asarray(_eval(jaxgan.pointwise_field(game, pd), jnp.array([d, pg])))
+
+
+def test_kernel_field_delta_reduction(x64):
+    n = 6
+    w = np.full(n, 0.125)  # a power of two: (1/w)·(w·g) = g exactly
+    pd = np.linspace(0.2, 1.5, n)
+    z = np.concatenate([np.linspace(0.2, 0.8, n), np.linspace(0.1, 2.0, n)])
+    delta = np.diag(1 / w)
+    for game in ("minimax", "non_saturating", "quadratic"):
+        f = jaxgan.kernel_field(game, pd, w, delta, delta, constant="d0")
+        v = np.asarray(_eval(f, jnp.asarray(z)))
+        ref = np.array([_pointwise(game, pd[i], z[i], z[n + i]) for i in range(n)])
+        np.testing.assert_array_equal(v[:n], ref[:, 0])
+        np.testing.assert_array_equal(v[n:], ref[:, 1])
+        # random weights: equal to rounding
+        wr = np.random.default_rng(1).uniform(0.05, 0.3, n)
+        fr = jaxgan.kernel_field(game, pd, wr, np.diag(1 / wr), constant="d0")
+        np.testing.assert_allclose(np.asarray(_eval(fr, jnp.asarray(z))), np.concatenate([ref[:, 0], ref[:, 1]]),
+                                   rtol=1e-14, atol=1e-14)
+        # Lagrange constant: the pointwise field with f3(D0) replaced by c = Σ w f3(D) / Σ w
+        fl = jaxgan.kernel_field(game, pd, w, delta)
+        g = jaxgan.games.get(game)
+        c = np.dot(w, np.asarray(jax.vmap(g.f3)(jnp.asarray(z[:n])))) / w.sum()
+        shift = float(g.f3(jnp.asarray(g.rest_d()))) - c
+        np.testing.assert_allclose(np.asarray(_eval(fl, jnp.asarray(z)))[n:], ref[:, 1] + shift, rtol=1e-13, atol=1e-13)
+        # at the rest point both agree with the pointwise rest point
+        np.testing.assert_allclose(_eval(fl, fl.rest_point), 0.0, atol=1e-14)
+    # the linearisation: union of the pointwise 2×2 spectra
+    f = jaxgan.kernel_field("minimax", pd, w, delta, constant="d0")
+    ev = kernels.field_eigenvalues(f)
+    ref = np.concatenate([jaxgan.analyze(jaxgan.pointwise_field("minimax", p)).eigenvalues for p in pd])
+    ref = ref[np.lexsort((ref.imag, ref.real))]
+    np.testing.assert_allclose(ev, ref, atol=1e-12)
+    assert jaxgan.analyze(f).stable
+
+
+def test_kernel_field_jacobian_closed_form_and_mass(x64):
+    rng = np.random.default_rng(2)
+    n = 5
+    w = rng.uniform(0.1, 0.4, n)
+    pd = rng.uniform(0.3, 1.2, n)
+    a, b = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+    kd, kg = a @ a.T + 0.1 * np.eye(n), b @ b.T + 0.1 * np.eye(n)
+    f = jaxgan.kernel_field("minimax", pd, w, kd, kg)
+    rep = jaxgan.analyze(f)
+    # minimax at D0 = 1/2: f1''+f2'' = -8, f2' = -2, f3' = 2;  Π = I - K_G w wᵀ / (wᵀ K_G w)
+    W = np.diag(w)
+    proj = np.eye(n) - np.outer(kg @ w, w) / (w @ kg @ w)
+    ref = np.block([[kd @ W @ np.diag(-8 * pd), kd @ W * -2.0], [proj @ kg @ W * 2.0, np.zeros((n, n))]])
+    np.testing.assert_allclose(rep.jacobian, ref, rtol=1e-12, atol=1e-12)
+    assert rep.kind == "degenerate"  # the conserved mass: one structural zero eigenvalue
+    modes = kernels.field_modes(f)
+    assert modes.eigenvalues.size == 2 * n - 1 and modes.damped == 2 * n - 1
+    # mass Σ w pg is conserved by every Euler step (a linear invariant), from any start
+    z0 = np.concatenate([np.full(n, 0.4), pd * 1.3])
+    path = jaxgan.simulate(f, z0, steps=400, lr=2e-3, save_every=100)
+    mass = np.asarray(path)[:, n:] @ w
+    np.testing.assert_allclose(mass, mass[0], rtol=1e-13)
+
+
+def test_discriminator_field_normalised(x64):
+    init, apply = nets.mlp((1, 16, 16, 1), "tanh")
+    p = init(jax.random.PRNGKey(0))
+    x = np.linspace(-2, 2, 10)
+    w = np.full(10, 4 / 9)
+    pd = np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi)
+    f = kernels.discriminator_field("minimax", apply, p, x, pd, w)
+    assert kernels.spectrum(np.asarray(f.params["K_D"]), w).eigenvalues[0] == pytest.approx(1.0)
+    m = kernels.field_modes(f)
+    assert m.damped + m.neutral + m.growing == 19 and m.growing == 0
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    init, apply = nets.mlp((2, 4, 1), "relu")
+    return apply, init(jax.random.PRNGKey(0))
+
+
+def test_bad_input(small_net):
+    apply, p = small_net
+    x = jnp.ones((3, 2))
+    pk = kernels.parametric_kernel
+    with pytest.raises(ValueError, match="apply_fn.*one scalar per input"):
+        pk(lambda q, xx: jnp.ones((xx.shape[0], 2)), p, x)
+    with pytest.raises(ValueError, match="apply_fn.*one scalar per input"):
+        pk(lambda q, xx: jnp.sum(xx), p, x)
+    with pytest.raises(TypeError, match="apply_fn"):
+        pk("not a function", p, x)
+    with pytest.raises(ValueError, match="x1.*shape"):
+        pk(apply, p, jnp.ones((3, 2, 1)))
+    with pytest.raises(ValueError, match="x1.*shape"):
+        pk(apply, p, jnp.ones((3,)))  # d_in = 2
+    with pytest.raises(ValueError, match="x2.*2 features"):
+        pk(apply, p, x, jnp.ones((4, 3)))
+    with pytest.raises(ValueError, match="same feature shape"):
+        pk(lambda q, xx: jnp.sum(xx, axis=(1,)) * q, jnp.ones(()), x, jnp.ones((4, 3)))
+    with pytest.raises(ValueError, match="x1.*leading axis"):
+        pk(lambda q, xx: xx * q, jnp.ones(()), 1.0)
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="batch_size"):
+            pk(apply, p, x, batch_size=bad)
+    with pytest.raises(TypeError, match="batch_size"):
+        pk(apply, p, x, batch_size=2.5)
+    with pytest.raises(ValueError, match="method"):
+        pk(apply, p, x, method="fast")
+    with pytest.raises(ValueError, match="jacfwd"):
+        pk(apply, p, x, method="jacfwd", memory_budget=100)
+    with pytest.raises(TypeError, match="params"):
+        pk(lambda q, xx: xx[:, 0] * q, jnp.int32(2), x)
+    with pytest.raises(ValueError, match="layout"):
+        pk(apply, {"dense": p["dense"][:1]}, x)
+    init_bn, apply_bn = nets.mlp((2, 4, 1), "relu", batchnorm=True)
+    with pytest.raises(ValueError, match="train=False.*train=True"):
+        pk(apply_bn, init_bn(jax.random.PRNGKey(0)), x)
+    init_do, apply_do = nets.mlp((2, 4, 1), "relu", dropout=0.5)
+    with pytest.raises(ValueError, match="mask"):
+        pk(apply_do, init_do(jax.random.PRNGKey(0)), x, train=True)
+    with pytest.raises(ValueError, match="x1_kwargs.*leading axis of 3"):
+        pk(apply_do, init_do(jax.random.PRNGKey(0)), x, train=True, x1_kwargs={"mask": [jnp.ones((2, 4))]})
+    with pytest.raises(ValueError, match="g.*shape"):
+        kernels.kernel_vp(apply, p, x, x, jnp.ones(4))
+    # spectrum / kernel_field weights and matrices
+    with pytest.raises(ValueError, match="weights.*positive"):
+        kernels.spectrum(np.eye(3), [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"weights.*shape \(3,\)"):
+        kernels.spectrum(np.eye(3), [1.0, 1.0])
+    with pytest.raises(ValueError, match="K.*square"):
+        kernels.spectrum(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="symmetric"):
+        kernels.spectrum(np.triu(np.ones((3, 3))))
+    with pytest.raises(ValueError, match="weights.*positive"):
+        jaxgan.kernel_field("minimax", np.ones(3), [0.1, -0.1, 0.1], np.eye(3))
+    with pytest.raises(ValueError, match="pd.*positive"):
+        jaxgan.kernel_field("minimax", np.array([1.0, 0.0, 1.0]), np.ones(3), np.eye(3))
+    with pytest.raises(ValueError, match="K_D.*shape"):
+        jaxgan.kernel_field("minimax", np.ones(3), np.ones(3), np.eye(4))
+    with pytest.raises(ValueError, match="constant"):
+        jaxgan.kernel_field("minimax", np.ones(3), np.ones(3), np.eye(3), constant="mean")
+
+
+def test_cli_kernel_command(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jaxgan import cli
+
+    rc = cli.main(["kernel", "--act", "relu", "--bn", "--bn-mode", "eval", "--width", "8", "--n", "12",
+                   "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "relu+BN(eval)" in out and "damped" in out
+    for name in ("kernel.png", "spectrum.png", "eigenfunctions.png", "field_eigenvalues.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    summary = json.loads((tmp_path / "kernel_summary.json").read_text())
+    assert [c["network"] for c in summary["cases"]] == ["relu+BN(eval)"]
+    assert all(c["field_damped"] + c["field_neutral"] + c["field_growing"] == 23 for c in summary["cases"])
+    assert cli.main(["kernel", "--n", "1"]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["kernel", "--act", "sigmoid"])
