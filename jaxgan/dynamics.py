@@ -537,7 +537,7 @@ def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_ever
     if z0.ndim != 1:
         raise ValueError(f"`z0` must have shape ({field.dim},); got {tuple(z0.shape)} (use jaxgan.basins for many starts).")
     if not bool(field.in_domain(z0)):
-        raise ValueError(f"`z0` = {np.asarray(z0).tolist()} is outside the domain of field {field.name!r}: {field.domain_str()}.")
+        raise ValueError(f"`z0` = {np.array2string(np.asarray(z0), threshold=8)} is outside the domain of field {field.name!r}: {field.domain_str()}.")
     lr_arr = jax.tree_util.tree_map(lambda a: a.astype(z0.dtype), lr_arr)
     path, status, exit_step = _simulate_jit(field, z0, lr_arr, rule=rule, n_saves=steps // save_every,
                                             save_every=save_every)

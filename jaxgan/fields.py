@@ -146,10 +146,14 @@ class Field:
         new.update({k: jnp.asarray(v, dtype=jnp.result_type(self.params[k])) for k, v in params.items()})
         return Field.tree_unflatten(aux, (new, children[1]))
 
-    def domain_str(self) -> str:
+    def domain_str(self, max_items: int = 6) -> str:
+        """The domain in words, e.g. `D ∈ (0, 1), pg ∈ [0, ∞)`; long states are abbreviated."""
         parts = []
         for lab, lo, hi, (clo, chi) in zip(self.labels, self.lower, self.upper, self.closed):
             parts.append(f"{lab} ∈ {'[' if clo else '('}{_fmt(lo)}, {_fmt(hi)}{']' if chi else ')'}")
+        if len(parts) > max_items:
+            head = max_items // 2
+            parts = parts[:head] + [f"… ({len(parts) - max_items + 1} more) …"] + parts[-(max_items - head - 1):]
         return ", ".join(parts)
 
     def __repr__(self):
