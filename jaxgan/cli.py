@@ -321,6 +321,17 @@ _COMMANDS["reproduce"] = (_add_reproduce, _run_reproduce,
 
 
 # ============================================================================ sweeps commands
+
+
+def _run_and_save(compute, out):
+    """Run a sweep and save its result; missing extras and unwritable paths become one-line errors."""
+    try:
+        res = compute()
+        return res, res.save(out)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write {out!r}: {exc}") from None
 # (basins, sweep)
 
 _SWEEP_METHODS = ("euler", "alternating", "rk4", "extragradient", "optimistic", "adaptive")
@@ -454,14 +465,9 @@ def _run_basins(args):
     from .sweeps import basins
 
     field = pointwise_field(game, args.pd)
-    try:
-        res = basins(field, d_range, pg_range, steps=args.steps, lr=lr, method=method, tol=args.tol,
-                     chunk=args.chunk, out=args.resume, progress=not args.quiet)
-        path = res.save(out)
-    except ImportError as exc:
-        raise CLIError(str(exc)) from None
-    except OSError as exc:
-        raise CLIError(f"cannot write {out!r}: {exc}") from None
+    res, path = _run_and_save(lambda: basins(field, d_range, pg_range, steps=args.steps, lr=lr, method=method,
+                                             tol=args.tol, chunk=args.chunk, out=args.resume,
+                                             progress=not args.quiet), out)
     _save_figure(plotting.basins(res), png, args.dpi)
     fr = ", ".join(f"{k.lower()} {100 * v:.1f}%" for k, v in res.fractions().items() if v)
     print(f"{game.name}: {res.fate.size} starts, {fr}")
@@ -513,14 +519,9 @@ def _run_sweep(args):
     from .sweeps import sweep
 
     field = pointwise_field(game, args.pd)
-    try:
-        res = sweep(field, grid, steps=args.steps, lr=lr, method=method, offsets=offsets, tol=args.tol,
-                    chunk=args.chunk, out=args.resume, progress=not args.quiet)
-        path = res.save(out)
-    except ImportError as exc:
-        raise CLIError(str(exc)) from None
-    except OSError as exc:
-        raise CLIError(f"cannot write {out!r}: {exc}") from None
+    res, path = _run_and_save(lambda: sweep(field, grid, steps=args.steps, lr=lr, method=method, offsets=offsets,
+                                            tol=args.tol, chunk=args.chunk, out=args.resume,
+                                            progress=not args.quiet), out)
     _save_figure(plotting.phase_diagram(res), png, args.dpi)
     print(f"{game.name}: {res.fate.size} runs over {' x '.join(f'{n}[{len(v)}]' for n, v in zip(res.names, res.values))}, "
           f"converged overall {100 * float(np.mean(res.fraction())):.1f}%")

@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .dynamics import canonical_state
 from .fields import Field
+from .stability import point_or_rest
 
 __all__ = ["LyapunovCheck", "check", "QuadraticLyapunov", "quadratic", "solve_lyapunov", "distance_squared"]
 
@@ -163,15 +163,7 @@ def distance_squared(field: Field, *, z=None) -> Callable:
 
 
 def _center(field: Field, z, fn: str) -> jax.Array:
-    if z is None:
-        rest = field.rest_point
-        if rest is None:
-            raise ValueError(f"{fn}: field {field.name!r} has no known rest point; pass `z=`.")
-        return jnp.asarray(rest, dtype=jnp.result_type(float))
-    z = canonical_state(field, z, "z")
-    if z.ndim != 1:
-        raise ValueError(f"{fn} argument `z` must have shape ({field.dim},); got {tuple(z.shape)}.")
-    return z
+    return point_or_rest(field, z, fn)
 
 
 # ----------------------------------------------------------------------------- the check

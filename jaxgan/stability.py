@@ -92,16 +92,24 @@ def classify(eigenvalues, *, rtol: float | None = None) -> str:
     return "saddle"
 
 
-def _point(field: Field, z):
+def point_or_rest(field: Field, z, fn: str = "analyze") -> jax.Array:
+    """`z` canonicalised to shape `(n,)`, or the field's rest point when `z` is None.
+
+    **Raises:** `ValueError` naming `fn` if there is no rest point and no `z`, or `z` has the
+    wrong shape.
+    """
     if z is None:
         rest = field.rest_point
         if rest is None:
-            raise ValueError(f"field {field.name!r} has no known rest point; pass `z=` to analyse it at a point.")
+            raise ValueError(f"{fn}: field {field.name!r} has no known rest point; pass `z=` to work at a point.")
         return jnp.asarray(rest, dtype=jnp.result_type(float))
     z = canonical_state(field, z, "z")
     if z.ndim != 1:
-        raise ValueError(f"`z` must have shape ({field.dim},); got {tuple(z.shape)}.")
+        raise ValueError(f"{fn} argument `z` must have shape ({field.dim},); got {tuple(z.shape)}.")
     return z
+
+
+_point = point_or_rest
 
 
 def _sorted_eigs(m) -> np.ndarray:
