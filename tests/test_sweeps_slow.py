@@ -89,3 +89,10 @@ def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
     for name in ("fate", "step", "final", "turns"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
     assert resumed.settings == whole.settings
+
+
+def test_classic_fates_agree_with_numpy_reference_full_size(x64):
+    """Issue item 6 at its stated size: 256 x 256 starts, 10 000 steps, float64."""
+    from test_sweeps import check_classic_against_numpy
+
+    check_classic_against_numpy(256)
