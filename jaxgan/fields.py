@@ -183,6 +183,22 @@ def _float():
     return jnp.result_type(float)
 
 
+def _check_scalar(fn: str, arg: str, value, *, positive: bool, what: str = ""):
+    """A finite scalar, positive or non-negative (a traced value passes unchecked), as an array
+    of the default float dtype; errors name `fn` and `arg`."""
+    sign = "positive" if positive else "non-negative"
+    if _is_concrete(value):
+        try:
+            val = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{fn} argument `{arg}` must be a {sign} number; got {value!r}.") from None
+        if val.shape != ():
+            raise ValueError(f"{fn} argument `{arg}` must be a scalar; got shape {val.shape}.")
+        if not (np.isfinite(val) and (val > 0 if positive else val >= 0)):
+            raise ValueError(f"{fn} argument `{arg}` must be {sign} and finite{what}; got {float(val)}.")
+    return jnp.asarray(value, dtype=_float())
+
+
 # ----------------------------------------------------------------------------- pointwise
 
 
@@ -224,15 +240,7 @@ def pointwise_field(game: _games.Game | str, pd) -> Field:
     """
     game = _games.get(game)
     dtype = _float()
-    if _is_concrete(pd):
-        try:
-            pd_val = np.asarray(pd, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"pointwise_field argument `pd` must be a positive number; got {pd!r}.") from None
-        if pd_val.shape != ():
-            raise ValueError(f"pointwise_field argument `pd` must be a scalar; got shape {pd_val.shape}.")
-        if not (np.isfinite(pd_val) and pd_val > 0):
-            raise ValueError(f"pointwise_field argument `pd` must be positive and finite (a density); got {float(pd_val)}.")
+    _check_scalar("pointwise_field", "pd", pd, positive=True, what=" (a density)")
     d0 = game.rest_d(dtype)
     lo, hi = game.d_domain
     return Field(
@@ -455,16 +463,7 @@ def _check_field(fn: str, field) -> Field:
 
 def _check_weight(fn: str, arg: str, value):
     """A non-negative finite scalar (or a traced value, unchecked) in the default float dtype."""
-    if _is_concrete(value):
-        try:
-            val = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{fn} argument `{arg}` must be a non-negative number; got {value!r}.") from None
-        if val.shape != ():
-            raise ValueError(f"{fn} argument `{arg}` must be a scalar; got shape {val.shape}.")
-        if not (np.isfinite(val) and val >= 0):
-            raise ValueError(f"{fn} argument `{arg}` must be non-negative and finite; got {float(val)}.")
-    return jnp.asarray(value, dtype=_float())
+    return _check_scalar(fn, arg, value, positive=False)
 
 
 def _need_meta(fn: str, field: Field, key: str, what: str):
