@@ -7,7 +7,9 @@ a grid D in [0.01, 0.99] x pg in [0.01, 2]. One table, printed as markdown:
   divergence, early exit), on 1 device and sharded over every CPU core exposed as a device
   (`--xla_force_host_platform_device_count`, set here before JAX starts);
 - jaxgan bare scan: the same field and update rule (`rule.step` under `vmap` in a
-  `fori_loop`), nothing else: the fates' overhead is measured against it;
+  `fori_loop`, in chunks of `basins`' size, on 1 device and split over all of them with
+  `jax.shard_map`), nothing else: the fates' overhead is measured against it, and it is
+  the ceiling of what any bookkeeping could reach;
 - the article's pure-Python loop (one start, Python floats and `math.log`, as its script);
 - NumPy vectorised over all starts (one array op per term, float64 and float32);
 - numba (if installed): a compiled loop per start, single-threaded and `prange` over starts.
@@ -149,6 +151,7 @@ def main(argv=None):
 
     devs = jax.local_devices()
     field = jaxgan.pointwise_field("minimax", PD)
+    res_chunk = [None]  # basins' default chunk, read from its result
 
     def jaxgan_row(label, devices, x64=False):
         prev = jax.config.jax_enable_x64
@@ -163,43 +166,59 @@ def main(argv=None):
             jax.config.update("jax_enable_x64", prev)
         und = res.fractions()["UNDECIDED"]
         rows.append((label, n_starts * steps / best, first - best,
-                     f"check_every={res.settings['check_every']}, {100 * und:.0f}% undecided at the end"))
+                     f"chunks of {res.settings['chunk']}, check_every={res.settings['check_every']}, "
+                     f"{100 * und:.0f}% undecided at the end"))
+        res_chunk[0] = res.settings["chunk"]
         return best
 
     # jaxgan, fates on
     t_f32_1 = jaxgan_row("jaxgan f32, fates on, 1 device", devs[:1])
     if len(devs) > 1:
-        jaxgan_row(f"jaxgan f32, fates on, {len(devs)} devices (sharded)", devs)
+        t_f32_all = jaxgan_row(f"jaxgan f32, fates on, {len(devs)} devices (sharded)", devs)
     jaxgan_row("jaxgan f64, fates on, 1 device", devs[:1], x64=True)
     if len(devs) > 1:
         jaxgan_row(f"jaxgan f64, fates on, {len(devs)} devices (sharded)", devs, x64=True)
 
-    # jaxgan bare scan: the same field and rule, no guard, no fates, one chunk of the same size
+    # jaxgan bare scan: the same field and rule, no guard, no fates, in chunks of basins' size
     rule = get_rule("euler")
-    chunk = 8192  # basins' default chunk
+    chunk = res_chunk[0]
 
-    @jax.jit
-    def bare(f, z, lr):
+    def bare_loop(f, z, lr):
         def one(zs, lr_):
             z_new, _ = rule.step(f, jnp.stack(zs), (), lr_)
             return tuple(z_new[i] for i in range(2))
 
         step = jax.vmap(one, in_axes=(0, None))
-        return jax.lax.fori_loop(0, steps, lambda i, zs: step(zs, lr), (z[:, 0], z[:, 1]))
+        zs = jax.lax.fori_loop(0, steps, lambda i, zs: step(zs, lr), (z[:, 0], z[:, 1]))
+        return jnp.stack(zs, 1)
 
     d0, p0 = grid(n_side)
     z = jnp.asarray(np.stack([d0, p0], 1), jnp.float32)
     chunks = [z[i:i + chunk] for i in range(0, n_starts, chunk)]
     lr32 = jnp.float32(LR)
 
-    def run_bare():
-        outs = [bare(field, c, lr32) for c in chunks]
-        jax.block_until_ready(outs)
+    def bare_row(label, devices):
+        if len(devices) == 1:
+            fn = jax.jit(bare_loop)
+            cs = chunks
+        else:  # every device runs its slice of the chunk, as basins does
+            from jax.sharding import NamedSharding, PartitionSpec as P
 
-    first, best = timed(run_bare, args.repeats)
-    t_bare = best
-    rows.append(("jaxgan f32, bare scan (no guard, no fates), 1 device", n_starts * steps / best, first - best,
-                 f"chunks of {chunk}"))
+            mesh = jax.sharding.Mesh(np.asarray(devices), ("starts",))
+            fn = jax.jit(jax.shard_map(bare_loop, mesh=mesh, in_specs=(P(), P("starts"), P()),
+                                       out_specs=P("starts")))
+            cs = [jax.device_put(c, NamedSharding(mesh, P("starts"))) for c in chunks]
+
+        def run():
+            jax.block_until_ready([fn(field, c, lr32) for c in cs])
+
+        first, best = timed(run, args.repeats)
+        rows.append((label, n_starts * steps / best, first - best, f"chunks of {chunk}"))
+        return best
+
+    t_bare = bare_row("jaxgan f32, bare scan (no guard, no fates), 1 device", devs[:1])
+    if len(devs) > 1:
+        t_bare_all = bare_row(f"jaxgan f32, bare scan (no guard, no fates), {len(devs)} devices", devs)
 
     # the article's Python loop
     py_iters = 20_000 if args.quick else 100_000
@@ -258,8 +277,12 @@ def main(argv=None):
         nb = f"{rate / nb_rate:.2f}x" if nb_rate else "—"
         print(f"| {name} | {rate:.3g} | {rate / py_rate:.0f}x | {rate / np_rate:.1f}x | {nb} | {comp:.2f} | {note} |")
     print()
-    print(f"fates and domain checks vs bare scan (f32, 1 device, same chunking): "
-          f"{100 * (t_f32_1 / t_bare - 1):+.0f}% time")
+    print(f"fates and domain checks vs bare scan (f32, same chunking): {100 * (t_f32_1 / t_bare - 1):+.0f}% time "
+          f"on 1 device" + (f", {100 * (t_f32_all / t_bare_all - 1):+.0f}% on {len(devs)} devices"
+                            if len(devs) > 1 else ""))
+    best_bare = n_starts * steps / (min(t_bare, t_bare_all) if len(devs) > 1 else t_bare)
+    print(f"ceiling: the field and update alone (bare scan, best of the rows above) run at {best_bare:.3g} "
+          f"updates / s = {best_bare / np_rate:.1f}x NumPy f32 on this machine")
     if mem:
         n_mem, steps_mem, peak, base, dt = mem
         res_mib = n_mem * n_mem * (1 + 4 + 4 + 2 * 4) / 2 ** 20

@@ -400,7 +400,8 @@ def _sweep_common(p, *, steps: int):
     p.add_argument("--hyper", action="append", metavar="KEY=VALUE",
                    help="a hyper-parameter of --optax (repeat), e.g. learning_rate=0.01 momentum=0.9")
     p.add_argument("--tol", type=_positive_float, default=1e-3, help="convergence distance (default 1e-3)")
-    p.add_argument("--chunk", type=_positive_int, default=8192, help="starts per chunk (default 8192)")
+    p.add_argument("--chunk", type=_positive_int, default=None,
+                   help="starts per chunk (default: 65536 on CPUs, 2**20 on accelerators; a resumed sweep keeps its own)")
     p.add_argument("--resume", metavar="DIR", help="folder of chunk files: rerun to resume a killed sweep")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="the result file (.npz)")
     p.add_argument("--png", metavar="FILE", help="the figure (default: FILE.npz with .png)")

@@ -39,7 +39,9 @@ final state of a decided start is its state at the decision.
 ## Scale
 
 - **Chunks.** Starts are processed in chunks of `chunk` (memory O(chunk), independent of
-  `steps`); a chunk stops early as soon as every start in it is decided.
+  `steps`; by default 65 536 starts on a CPU, 2^20 on an accelerator, and a resumed sweep
+  keeps the chunking of its folder); a chunk stops early as soon as every start in it is
+  decided.
 - **One compile.** `lr`, the field's numbers (`pd`, ...), an `Optimizer`'s hyper-parameters,
   `steps` and the tolerances are traced values: a new value never recompiles.
 - **Fast path.** Between two checks the update runs without per-step bookkeeping: a
@@ -47,8 +49,9 @@ final state of a decided start is its state at the decision.
   so the NaN persists). At the end of a chunk each poisoned start is replayed from its last
   checked state with the exact `guarded_step`, which finds the refused step and the frozen
   state. Results are identical to guarding every step.
-- **Devices.** A chunk is sharded over all local devices (`jax.sharding`, one mesh axis);
-  results do not depend on the number of devices. On a CPU, expose its cores as devices
+- **Devices.** A chunk is split over all local devices (`jax.shard_map` on a one-axis
+  mesh); each device runs its slice to the end on its own, with its own early exit and
+  no communication. Results do not depend on the number of devices. On a CPU, expose its cores as devices
   with `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before JAX starts).
 - **Resume.** Given `out=FOLDER`, each finished chunk is written atomically (temporary file
   + rename) as `FOLDER/chunk_NNNNNN.npz`, next to a `manifest.json` that identifies the
@@ -74,7 +77,7 @@ jaxgan.basins(field, (0.01, 0.99, 4096), (0.01, 2.0, 4096),
 result = jaxgan.basins(field, (0.01, 0.99, 4096), (0.01, 2.0, 4096), **kw)
 ```
 
-Within a process the chunk is sharded over that process's local devices.
+Within a process each chunk is split over that process's local devices.
 """
 
 from __future__ import annotations
@@ -206,7 +209,8 @@ def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every,
     cycle_turns = _check_int(fn, "cycle_turns", cycle_turns)
     if check_every is not None:
         check_every = min(_check_int(fn, "check_every", check_every), steps)
-    chunk = _check_int(fn, "chunk", chunk)
+    if chunk is not None:
+        chunk = _check_int(fn, "chunk", chunk)
     try:
         plane = tuple(int(p) for p in plane)
     except (TypeError, ValueError):
@@ -214,6 +218,30 @@ def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every,
     if len(plane) != 2 or plane[0] == plane[1] or not all(0 <= p < field.dim for p in plane):
         raise _fn_err(fn, "plane", f"two distinct coordinate indices in 0..{field.dim - 1}", plane)
     return _Options(steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
+
+
+# Default starts per chunk, per kind of device. On a CPU, 65 536 starts keep a chunk's state
+# in cache and are enough for XLA to split each update over every core of one device; an
+# accelerator needs far more starts in flight to be busy. Memory stays O(chunk) either way
+# (about 100 bytes per start).
+_DEFAULT_CHUNK = {"cpu": 1 << 16}
+_DEFAULT_CHUNK_ACCELERATOR = 1 << 20
+
+
+def _resolve_chunk(chunk, out, devices) -> int:
+    """`chunk`, or when None: the chunk of the sweep already in `out`, else the device default."""
+    if chunk is not None:
+        return chunk
+    if out is not None:
+        try:
+            with open(os.path.join(os.fspath(out), _ChunkStore.MANIFEST), encoding="utf-8") as fh:
+                old = json.load(fh)["key"]["chunk"]
+            if isinstance(old, int) and old >= 1:
+                return old  # resume with the chunking the folder was written with
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no readable manifest: _ChunkStore decides what to do with the folder
+    platform = _devices(devices)[0].platform
+    return _DEFAULT_CHUNK.get(platform, _DEFAULT_CHUNK_ACCELERATOR)
 
 
 def _check_out_part(out, part):
@@ -305,10 +333,9 @@ def _where_rows(mask, new, old):
         lambda a, b: jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b), new, old)
 
 
-@functools.partial(jax.jit, static_argnames=("rule", "check_every", "plane", "field_axis", "arg_axis"))
 def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, rule, check_every, plane,
                  field_axis, arg_axis):
-    """Fates of a chunk of starts.
+    """Fates of a chunk of starts (traced; `_kernel` compiles it, per device or sharded).
 
     `z0: Float[Array, "c n"]`; `field` and `arg` batched on axis 0 when `field_axis` /
     `arg_axis` is 0, shared when None. Returns `(fate int8 (c,), step int32 (c,),
@@ -444,6 +471,26 @@ def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, 
 _TRACES = [0]  # how many times the kernel was traced (= compiled); for tests and benchmarks
 
 
+@functools.lru_cache(maxsize=None)
+def _kernel(rule: UpdateRule, check_every: int, plane, field_axis, arg_axis, mesh):
+    """The compiled chunk kernel: `_fates_chunk` with its static settings, one per set of them.
+
+    With a mesh, each device runs the whole kernel on its own slice of the chunk
+    (`jax.shard_map`): its own loop, its own early exit and replay, and no collective at
+    all. A sharded `jit` of the same kernel would all-reduce the "anyone still undecided?"
+    test after every block of `check_every` steps, putting the devices in lock-step.
+    """
+    kernel = functools.partial(_fates_chunk, rule=rule, check_every=check_every, plane=plane,
+                               field_axis=field_axis, arg_axis=arg_axis)
+    if mesh is None:
+        return jax.jit(kernel)
+    from jax.sharding import PartitionSpec as P
+
+    split, shared = P("starts"), P()
+    in_specs = (split if field_axis == 0 else shared, split, split if arg_axis == 0 else shared) + (shared,) * 5
+    return jax.jit(jax.shard_map(kernel, mesh=mesh, in_specs=in_specs, out_specs=(split,) * 4, check_vma=False))
+
+
 def trace_count() -> int:
     """How many times the sweep kernel has been traced (each trace is one compilation)."""
     return _TRACES[0]
@@ -567,8 +614,7 @@ def _run(jobs: _Jobs, opts: _Options, key: dict, *, out=None, part=None, devices
         z0 = _shard(jnp.asarray(z0), mesh, True)
         field = _shard(field, mesh, fa == 0)
         arg = _shard(arg, mesh, aa == 0)
-        res = _fates_chunk(field, z0, arg, *scalars, rule=jobs.rule, check_every=opts.check_every,
-                           plane=opts.plane, field_axis=fa, arg_axis=aa)
+        res = _kernel(jobs.rule, opts.check_every, opts.plane, fa, aa, mesh)(field, z0, arg, *scalars)
         return i, hi - lo, res
 
     def collect(item):
@@ -994,7 +1040,7 @@ def load(path) -> BasinsResult | SweepResult:
 
 def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="euler", tol: float = 1e-3,
            bound: float = 1e6, cycle_rtol: float = 1e-2, cycle_turns: int = 3, check_every: int | None = None,
-           plane=(0, 1), chunk: int = 8192, out=None, part=None, devices=None, progress=None) -> BasinsResult:
+           plane=(0, 1), chunk: int | None = None, out=None, part=None, devices=None, progress=None) -> BasinsResult:
     """The fate of every start on a grid: the field's basins of attraction.
 
     **Arguments:**
@@ -1015,7 +1061,8 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
       largest power of two <= 128 for which the linearised orbit turns by at most π/4
       between two checks (from the eigenvalues of one update at the rest point).
     - `plane`: the two coordinates the winding is measured in.
-    - `chunk`: starts per chunk (memory is O(chunk)).
+    - `chunk`: starts per chunk (memory is O(chunk)). Default: the chunk of the sweep already in
+      `out` when resuming, else 65 536 on CPUs and 2^20 on accelerators.
     - `out`: a folder for resumable chunk files (see the module docstring); `part`:
       `(index, count)` to run only this process's share of the chunks.
     - `devices`: the devices to shard each chunk over (default: all local devices).
@@ -1036,6 +1083,7 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     p_lo, p_hi, n_pg = _check_range(fn, "pg_range", pg_range)
     opts = _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
     _check_out_part(out, part)
+    opts = dataclasses.replace(opts, chunk=_resolve_chunk(opts.chunk, out, devices))
     rule, arg, mdesc = _method(fn, method, lr)
     dtype = np.dtype(jnp.result_type(float))
     d_axis = np.linspace(d_lo, d_hi, n_d)
@@ -1136,7 +1184,7 @@ def _boundary(field: Field, method, names, values, kinds) -> np.ndarray | None:
 def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=None, method="euler",
           starts=None, offsets=None, d_range=None, pg_range=None, tol: float = 1e-3, bound: float = 1e6,
           cycle_rtol: float = 1e-2, cycle_turns: int = 3, check_every: int | None = None, plane=(0, 1),
-          chunk: int = 8192, boundary: bool = True, out=None, part=None, devices=None,
+          chunk: int | None = None, boundary: bool = True, out=None, part=None, devices=None,
           progress=None) -> SweepResult:
     """Fates of a set of starts at every point of a grid of parameters (phase diagrams).
 
@@ -1171,6 +1219,7 @@ def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=N
     field = _check_field(fn, field)
     opts = _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk)
     _check_out_part(out, part)
+    opts = dataclasses.replace(opts, chunk=_resolve_chunk(opts.chunk, out, devices))
     rule = method.traced_rule if isinstance(method, Optimizer) else _rule_of(method)
     names, values, kinds = _grid(fn, grid, field, rule, method)
     if "lr" in names:

@@ -436,9 +436,15 @@ def test_resume_folder_refuses_foreign_or_corrupt_and_overwrites_nothing(tmp_pat
     assert sweeps.trace_count() == n0
     for name in ("fate", "step", "final", "turns"):
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
+    # without `chunk`, a resumed sweep keeps the folder's chunking (the default would differ)
+    kept = sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "chunk": None})
+    assert sweeps.trace_count() == n0 and kept.settings["chunk"] == 64
+    np.testing.assert_array_equal(kept.final, first.final)
     # different settings into the same folder: refused
     with pytest.raises(ValueError, match="different sweep"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "lr": 2e-2})
+    with pytest.raises(ValueError, match="differs in: chunk"):
+        sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "chunk": 128})
     # a corrupt chunk: refused, and left as it was
     bad = out / "chunk_000002.npz"
     bad.write_bytes(b"garbage")
