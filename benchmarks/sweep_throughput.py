@@ -17,7 +17,8 @@ a grid D in [0.01, 0.99] x pg in [0.01, 2]. One table, printed as markdown:
 Compile time is reported apart (first call minus a warm call); run time is the best of
 `--repeats`. Memory: the peak resident size of a fresh process that runs 4096 x 4096 starts.
 
-Usage: `python benchmarks/sweep_throughput.py [--quick] [--no-memory]`.
+Usage: `python benchmarks/sweep_throughput.py [--quick] [--no-memory]`; with `--breakdown` it
+prints instead where the time of one update goes (variants of the bare loop, NumPy's passes).
 """
 
 from __future__ import annotations
@@ -130,12 +131,62 @@ print(hwm(), base, dt, res.fate.size)
 """
 
 
+def breakdown(args):
+    """One table: the bare Euler loop of the classic field with parts of its arithmetic changed,
+    on one device with chunks small enough to stay on one core, against NumPy's single passes."""
+    import jax
+    import jax.numpy as jnp
+
+    n, steps, chunk = 1 << 16, 512 if args.quick else 2048, 8192
+    c = np.float32(math.log(0.5))
+    variants = {  # name: (dD/dt, dpg/dt) of (pd, D, pg)
+        "as jaxgan's field: pd/D - pg/(1-D), log(0.5) - log1p(-D)":
+            lambda pd, d, pg: (pd / d - pg / (1 - d), c - jnp.log1p(-d)),
+        "log(1 - D) instead of log1p(-D)": lambda pd, d, pg: (pd / d - pg / (1 - d), c - jnp.log(1 - d)),
+        "one division: (pd(1-D) - pg D) / (D(1-D))":
+            lambda pd, d, pg: ((pd * (1 - d) - pg * d) / (d * (1 - d)), c - jnp.log1p(-d)),
+        "no log: log(0.5) - D (not the field; the cost of the log)":
+            lambda pd, d, pg: (pd / d - pg / (1 - d), c - d),
+    }
+    d0, p0 = (a.astype(np.float32) for a in grid(256))
+    rows = []
+    for name, v in variants.items():
+        @jax.jit
+        def run(d, pg, lr, v=v):
+            def body(i, z):
+                vd, vp = v(jnp.float32(PD), *z)
+                return z[0] + lr * vd, z[1] + lr * vp
+            return jax.lax.fori_loop(0, steps, body, (d, pg))
+
+        cs = [(jnp.asarray(d0[i:i + chunk]), jnp.asarray(p0[i:i + chunk])) for i in range(0, n, chunk)]
+        first, best = timed(lambda: jax.block_until_ready([run(a, b, jnp.float32(LR)) for a, b in cs]), args.repeats)
+        rows.append((f"bare loop, {name}", n * steps / best, f"jax {jax.__version__}, 1 device, chunks of {chunk}"))
+    x = d0  # the grid's D values, as the loops see them at the start
+    for name, fn in (("np.log1p(-D)", lambda: np.log1p(-x)), ("np.log(1 - D)", lambda: np.log(1 - x)),
+                     ("pg / (1 - D)", lambda: x / (1 - x))):
+        _, best = timed(fn, 20)
+        rows.append((f"NumPy pass {name} (elements / s)", n / best, f"numpy {np.__version__}, {n} elements"))
+    _, best = timed(lambda: numpy_vectorised(d0, p0, PD, LR, 64), 1)
+    rows.append(("NumPy vectorised loop (as in the main table)", n * 64 / best, "float32"))
+    print(f"## where the time goes — {jax.devices()[0].device_kind}, {CORES} cores; updates (or elements) / s")
+    print()
+    print("| loop | rate / s | notes |")
+    print("|---|---:|---|")
+    for name, rate, note in rows:
+        print(f"| {name} | {rate:.3g} | {note} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--no-memory", action="store_true", help="skip the 4096 x 4096 memory run")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead of the main table: where the time of one update goes (variants of the bare loop "
+                         "on one core, and NumPy's passes)")
     args = ap.parse_args(argv)
+    if args.breakdown:
+        return breakdown(args)
 
     import jax
     import jax.numpy as jnp
