@@ -46,7 +46,8 @@ class Fate(enum.IntEnum):
     - `CONVERGED`: reached the rest point within tolerance.
     - `CYCLING`: bounded, not converging, and winding around the rest point.
     - `DIVERGED`: a non-finite or unbounded state.
-    - `LEFT_DOMAIN`: the next step would leave the field's domain; the start was frozen.
+    - `LEFT_DOMAIN`: the next step would leave the field's domain, or evaluate the field
+      outside it (an `rk4` stage, an `extragradient` look-ahead); the start was frozen.
 
     The sweeps (`jaxgan.basins`, `jaxgan.sweep`) decide CYCLING by a Poincaré section: the
     ray from the rest point along the first coordinate of the winding plane. Each signed
@@ -72,12 +73,18 @@ class UpdateRule(NamedTuple):
       size (ignored by rules that carry their own, such as optax transformations).
     - `name`: for messages and tables.
     - `takes_lr`: whether `lr` must be given.
+    - `stages`: whether the guarded update (`simulate`, the sweeps) watches every point
+      where `step` evaluates the field, refusing a step that evaluates it outside the domain
+      (LEFT_DOMAIN). Set it only when `step` calls `field` directly, not inside `lax`
+      control flow or another library; the built-in `alternating`, `rk4` and
+      `extragradient` rules do. Otherwise only the result of the step is checked.
     """
 
     init: Callable[[Field, jax.Array], Any]
     step: Callable[[Field, jax.Array, Any, Any], tuple[jax.Array, Any]]
     name: str
     takes_lr: bool = True
+    stages: bool = False
 
 
 def _no_state(field, z0):
@@ -121,9 +128,9 @@ def _optimistic_step(field, z, v_prev, lr):
 
 
 EULER = UpdateRule(_no_state, _euler_step, "euler")
-ALTERNATING = UpdateRule(_no_state, _alternating_step, "alternating")
-RK4 = UpdateRule(_no_state, _rk4_step, "rk4")
-EXTRAGRADIENT = UpdateRule(_no_state, _extragradient_step, "extragradient")
+ALTERNATING = UpdateRule(_no_state, _alternating_step, "alternating", stages=True)
+RK4 = UpdateRule(_no_state, _rk4_step, "rk4", stages=True)
+EXTRAGRADIENT = UpdateRule(_no_state, _extragradient_step, "extragradient", stages=True)
 OPTIMISTIC = UpdateRule(_optimistic_init, _optimistic_step, "optimistic")
 
 _RULES = {r.name: r for r in (EULER, ALTERNATING, RK4, EXTRAGRADIENT, OPTIMISTIC)}
@@ -450,20 +457,58 @@ class DomainExitWarning(UserWarning):
     """A trajectory stopped because its next step would leave the domain or be non-finite."""
 
 
+class _StageProbe:
+    """The field as a rule sees it during one update, noting whether the rule evaluates it
+    outside the domain (an RK4 stage, an extragradient look-ahead, alternating's mixed point).
+
+    Evaluations at the update's own starting point `z` (already accepted) are not checked.
+    The note is a side effect of tracing, hence only for rules that declare `stages`.
+    """
+
+    def __init__(self, field: Field, z):
+        self._field, self._z = field, z
+        self.outside = False  # a Python False until some evaluation point needs a check
+
+    def __call__(self, x):
+        if x is not self._z:
+            self.outside = self.outside | ~self._field.in_domain(x)
+        return self._field(x)
+
+    def __getattr__(self, name):
+        return getattr(self._field, name)
+
+
+def probed_step(rule: UpdateRule, field: Field, z, state, lr):
+    """`rule.step(field, z, state, lr)`, plus whether it evaluated the field outside its domain.
+
+    Returns `(z_new, state_new, outside)`; `outside` is a boolean scalar, or the Python
+    `False` when the rule evaluated the field only at `z` or does not declare `stages`.
+    """
+    if not rule.stages:
+        z_new, state_new = rule.step(field, z, state, lr)
+        return z_new, state_new, False
+    probe = _StageProbe(field, z)
+    z_new, state_new = rule.step(probe, z, state, lr)
+    return z_new, state_new, probe.outside
+
+
 def guarded_step(rule: UpdateRule, field: Field, z, state, lr, status, step_index):
     """One update that is refused when it would leave the domain or become non-finite.
 
-    `status` is an int32 `Fate` code; once non-zero the state stays frozen. Returns
-    `(z, state, status, exit_step_or_minus_1)`.
+    A step that needs the field outside its domain (an intermediate stage of `rk4` or the
+    look-ahead of `extragradient`) is refused as LEFT_DOMAIN too, even when its result lands
+    back inside: the field has no value there (the log of a negative number, for the
+    article's games). `status` is an int32 `Fate` code; once non-zero the state stays
+    frozen. Returns `(z, state, status, exit_step_or_minus_1)`.
     """
-    z_new, state_new = rule.step(field, z, state, lr)
+    z_new, state_new, stage_out = probed_step(rule, field, z, state, lr)
     finite = jnp.all(jnp.isfinite(z_new))
-    inside = field.in_domain(z_new)
+    inside = field.in_domain(z_new) & ~stage_out
     running = status == Fate.UNDECIDED
     accept = running & inside
     new_status = jnp.where(
         running & ~inside,
-        jnp.where(finite, jnp.int32(Fate.LEFT_DOMAIN), jnp.int32(Fate.DIVERGED)),
+        jnp.where(finite | stage_out, jnp.int32(Fate.LEFT_DOMAIN), jnp.int32(Fate.DIVERGED)),
         status,
     )
     z_out = jnp.where(accept, z_new, z)
@@ -544,7 +589,8 @@ def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_ever
     fate = Fate(int(status))
     exit_step = int(exit_step)
     if fate != Fate.UNDECIDED and warn:
-        what = "leave the domain" if fate == Fate.LEFT_DOMAIN else "be non-finite"
+        what = ("leave the domain" + (" (or evaluate the field outside it)" if rule.stages else "")
+                if fate == Fate.LEFT_DOMAIN else "be non-finite")
         warnings.warn(
             f"trajectory of {field.name!r} stopped at step {exit_step}: the next {rule.name} step "
             f"would {what} ({field.domain_str()}); later rows repeat the last valid state.",

@@ -95,7 +95,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .dynamics import Fate, Optimizer, UpdateRule, guarded_step, method_args
+from .dynamics import Fate, Optimizer, UpdateRule, guarded_step, method_args, probed_step
 from .fields import Field
 
 __all__ = ["BasinsResult", "SweepResult", "basins", "sweep", "load"]
@@ -323,9 +323,13 @@ def _row_ok(field: Field, i: int, x):
 
 
 def _fast_step(rule: UpdateRule, field: Field, zs, state, arg):
-    """One update of one start on the fast path: a coordinate out of its bounds becomes NaN."""
-    z_new, state = rule.step(field, jnp.stack(zs), state, arg)
-    return tuple(jnp.where(_row_ok(field, i, z_new[i]), z_new[i], jnp.nan) for i in range(len(zs))), state
+    """One update of one start on the fast path: a coordinate out of its bounds becomes NaN
+    (all of them when the rule evaluated the field outside the domain)."""
+    z_new, state, stage_out = probed_step(rule, field, jnp.stack(zs), state, arg)
+    oks = [_row_ok(field, i, z_new[i]) for i in range(len(zs))]
+    if stage_out is not False:
+        oks = [ok & ~stage_out for ok in oks]
+    return tuple(jnp.where(ok, z_new[i], jnp.nan) for i, ok in enumerate(oks)), state
 
 
 def _where_rows(mask, new, old):

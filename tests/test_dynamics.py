@@ -135,6 +135,30 @@ def test_leaving_the_domain_stops_and_reports():
     assert info.fate == Fate.LEFT_DOMAIN and float(info.final[1]) >= 0
 
 
+@pytest.mark.parametrize("z0, lr", [([0.005, 0.001], 0.05), ([0.021779661, 0.001], 0.2)])
+def test_a_stage_outside_the_domain_is_left_domain(z0, lr):
+    # RK4's first stage z + lr/2 k1 leaves the domain (D jumps past 1 from the first start, pg
+    # drops below 0 from the second). From the first start the step ends in NaN
+    # (once reported DIVERGED); from the second it lands back inside (once accepted). The
+    # field has no value at the stage either way: the step is refused as LEFT_DOMAIN.
+    from jaxgan.dynamics import get_rule
+
+    f = jaxgan.pointwise_field("minimax", 0.2)
+    z = jnp.asarray(z0, jnp.float32)
+    stage = z + 0.5 * lr * f(z)
+    assert not bool(f.in_domain(stage))  # the oracle: the stage is outside
+    plain, _ = get_rule("rk4").step(f, z, (), lr)
+    assert bool(f.in_domain(plain)) == (z0[0] > 0.01)
+    path, info = jaxgan.simulate(f, z0, steps=3, lr=lr, method="rk4", return_info=True, warn=False)
+    assert info.fate == Fate.LEFT_DOMAIN and info.exit_step == 0
+    np.testing.assert_array_equal(np.asarray(path), np.broadcast_to(np.asarray(z), (4, 2)))
+    # the sweeps' fast path agrees (it poisons the step, then replays it with the guard)
+    from jaxgan import sweeps
+
+    r = sweeps.basins(f, (z0[0], 0.5, 2), (z0[1], 0.5, 2), steps=3, lr=lr, method="rk4", check_every=3)
+    assert Fate(int(r.fate[0, 0])) == Fate.LEFT_DOMAIN and int(r.step[0, 0]) == 0
+
+
 def test_parameters_are_traced_no_recompile():
     from jaxgan.dynamics import _simulate_jit
 
