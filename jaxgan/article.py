@@ -27,6 +27,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import games as _games
+from ._checks import check_int
 from . import plotting
 from .dynamics import Fate, simulate
 from .fields import Field, pointwise_field
@@ -213,8 +214,7 @@ class Reproduction(NamedTuple):
 def _check_args(pd, steps, lr, start, dpi):
     if not (isinstance(pd, (int, float)) and not isinstance(pd, bool) and math.isfinite(pd) and pd > 0):
         raise ValueError(f"reproduce argument `pd` must be a positive finite number; got {pd!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise ValueError(f"reproduce argument `steps` must be a positive integer; got {steps!r}.")
+    check_int("reproduce", "steps", steps)
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"reproduce argument `lr` must be a positive finite number; got {lr!r}.")
     try:
@@ -223,8 +223,7 @@ def _check_args(pd, steps, lr, start, dpi):
         raise ValueError(f"reproduce argument `start` must be a pair (D, pg); got {start!r}.") from None
     if len(s) != 2 or not all(math.isfinite(v) for v in s):
         raise ValueError(f"reproduce argument `start` must be a pair of finite numbers (D, pg); got {start!r}.")
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 30 <= dpi <= 1200:
-        raise ValueError(f"reproduce argument `dpi` must be an integer in [30, 1200]; got {dpi!r}.")
+    check_int("reproduce", "dpi", dpi, 30, 1200)
     return s
 
 

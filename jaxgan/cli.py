@@ -600,8 +600,6 @@ def _run_kernel(args):
         jax.config.update("jax_enable_x64", True)
     import numpy as np
 
-    from . import games
-
     game = _game_arg(args.game)
     lo, hi = args.x_range
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):

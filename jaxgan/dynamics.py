@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_int
 from .fields import Field
 
 __all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "SimulationInfo", "DomainExitWarning",
@@ -314,7 +315,7 @@ def adaptive(solver: str = "tsit5", *, rtol: float = 1e-6, atol: float = 1e-8, m
     for name, val in (("rtol", rtol), ("atol", atol)):
         if isinstance(val, bool) or not isinstance(val, (int, float)) or not (math.isfinite(val) and val > 0):
             raise ValueError(f"adaptive argument `{name}` must be a positive number; got {val!r}.")
-    max_steps = _check_positive_int("max_steps", max_steps)
+    max_steps = check_int("adaptive", "max_steps", max_steps)
     _import_diffrax()
     return _adaptive_rule(solver.lower(), float(rtol), float(atol), max_steps)
 
@@ -416,14 +417,6 @@ def check_lr(rule: UpdateRule, lr):
     if not (math.isfinite(val) and val > 0):
         raise ValueError(f"`lr` must be positive and finite; got {lr!r}.")
     return lr
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a positive integer; got {value!r}.")
-    if value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer; got {value}.")
-    return int(value)
 
 
 def canonical_state(field: Field, z, name: str = "z0") -> jax.Array:
@@ -574,8 +567,8 @@ def simulate(field: Field, z0, *, steps: int, lr=None, method="euler", save_ever
     if not isinstance(field, Field):
         raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
     rule, lr_arr = method_args(method, lr)
-    steps = _check_positive_int("steps", steps)
-    save_every = _check_positive_int("save_every", save_every)
+    steps = check_int("simulate", "steps", steps)
+    save_every = check_int("simulate", "save_every", save_every)
     if steps % save_every:
         raise ValueError(f"`steps` ({steps}) must be a multiple of `save_every` ({save_every}).")
     z0 = canonical_state(field, z0)

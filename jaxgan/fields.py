@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import games as _games
+from ._checks import check_int
 
 __all__ = ["Field", "pointwise_field"]
 
@@ -676,8 +677,7 @@ def instance_noise(field: Field, sigma, *, n_nodes: int = 16) -> Field:
                                 "the game's velocity with shifted samples")
     spec = field.get_meta("gan")
     data_dim = spec.data_dim if spec is not None else 1
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
-        raise ValueError(f"{fn} argument `n_nodes` must be a positive integer; got {n_nodes!r}.")
+    check_int(fn, "n_nodes", n_nodes)
     if n_nodes ** (2 * data_dim) > 100_000:
         raise ValueError(f"{fn} argument `n_nodes`: {n_nodes}^(2·{data_dim}) quadrature evaluations is too many; "
                          f"use fewer nodes.")

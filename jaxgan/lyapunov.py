@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_int
 from .fields import Field
 from .stability import point_or_rest
 
@@ -258,8 +259,7 @@ def check(field: Field, V: Callable, lower, upper, *, n: int = 101, exclude_radi
         raise TypeError(f"check argument `field` must be a jaxgan Field; got {type(field).__name__}.")
     if not callable(V):
         raise TypeError(f"check argument `V` must be callable V(z) -> scalar; got {type(V).__name__}.")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"check argument `n` must be an integer ≥ 2; got {n!r}.")
+    check_int("check", "n", n, 2)
     lo, hi = _bounds(field, lower, upper)
     if n ** field.dim > 4_000_000:
         raise ValueError(f"check argument `n`: {n}^{field.dim} grid points is too many; use a smaller `n`.")

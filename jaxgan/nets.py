@@ -38,6 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["MLPSpec", "MLPApply", "mlp", "spec_of", "dropout_masks", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh")
@@ -323,8 +325,7 @@ def dropout_masks(apply_or_spec, key, n: int) -> list:
     spec = apply_or_spec if isinstance(apply_or_spec, MLPSpec) else spec_of(apply_or_spec)
     if spec is None:
         raise TypeError(f"dropout_masks argument `apply_or_spec` must be a jaxgan MLP apply or MLPSpec; got {apply_or_spec!r}.")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"dropout_masks argument `n` must be a positive int; got {n!r}.")
+    check_int("dropout_masks", "n", n)
     key = _check_key(key, "dropout_masks argument `key`")
     return _draw_masks(spec, key, int(n), jnp.result_type(float))
 

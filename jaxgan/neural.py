@@ -57,6 +57,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from . import games as _games
+from ._checks import check_int
 from . import nets as _nets
 from .dynamics import Fate
 
@@ -81,14 +82,6 @@ def _uniform_pm1(key, shape, dtype=None):
     dtype = dtype or _float()
     lo = jnp.nextafter(jnp.asarray(-1.0, dtype), jnp.asarray(0.0, dtype))
     return jax.random.uniform(key, shape, dtype, minval=lo, maxval=1.0)
-
-
-def _pos_int(who: str, name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{who} argument `{name}` must be an int ≥ {minimum}; got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{who} argument `{name}` must be an int ≥ {minimum}; got {value}.")
-    return int(value)
 
 
 def _finite_float(who: str, name: str, value, *, positive=False, nonneg=False) -> float:
@@ -387,7 +380,7 @@ def path_angle(field: Callable, start, end, n: int = 21):
 
     **Returns:** `(alphas, cosines)`, two `Float[Array, "n"]` (NaN where `v(θ_α) = 0`).
     """
-    n = _pos_int("path_angle", "n", n, 2)
+    n = check_int("path_angle", "n", n, 2)
     s, unravel = ravel_pytree(start)
     e, _ = ravel_pytree(end)
     if s.shape != e.shape:
@@ -471,8 +464,8 @@ def jacobian_eigenvalues(field: Callable, theta, *, m: int = 20, top: int | None
     breakdown.
     """
     flat, unravel = ravel_pytree(theta)
-    m = min(_pos_int("jacobian_eigenvalues", "m", m), flat.shape[0])
-    top = m if top is None else _pos_int("jacobian_eigenvalues", "top", top)
+    m = min(check_int("jacobian_eigenvalues", "m", m), flat.shape[0])
+    top = m if top is None else check_int("jacobian_eigenvalues", "top", top)
     key = jax.random.PRNGKey(0) if key is None else key
 
     @jax.jit
@@ -717,7 +710,7 @@ class GAN:
             if not isinstance(getattr(self, name), Net):
                 raise TypeError(f"{who} argument `{name}` must be a jaxgan.neural.Net; got "
                                 f"{type(getattr(self, name)).__name__}.")
-        _pos_int(who, "latent_dim", self.latent_dim)
+        check_int(who, "latent_dim", self.latent_dim)
         for name in ("d_optimizer", "g_optimizer"):
             opt = getattr(self, name)
             if opt is None:
@@ -727,7 +720,7 @@ class GAN:
                                 f"{type(opt).__name__}.")
         if self.update not in UPDATES:
             raise ValueError(f"{who} argument `update` must be one of {', '.join(UPDATES)}; got {self.update!r}.")
-        _pos_int(who, "d_steps", self.d_steps)
+        check_int(who, "d_steps", self.d_steps)
         if self.d_steps > 1 and self.update != "alternating":
             raise ValueError(f"{who} argument `d_steps` > 1 needs update='alternating'; got d_steps={self.d_steps} "
                              f"with update={self.update!r}.")
@@ -737,7 +730,7 @@ class GAN:
         object.__setattr__(self, "penalty_weight", _finite_float(who, "penalty_weight", self.penalty_weight,
                                                                  nonneg=True))
         bmin = 2 if (self.discriminator.batchnorm or self.generator.batchnorm) else 1
-        _pos_int(who, "batch_size", self.batch_size, bmin)
+        check_int(who, "batch_size", self.batch_size, bmin)
         object.__setattr__(self, "d_output", output_map(game, self.d_output))
 
     # -- the networks (cached per spec by nets.mlp being cheap; MLPApply is hashable)
@@ -1401,16 +1394,16 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     if not isinstance(gan, GAN):
         raise TypeError(f"{who} argument `gan` must be a jaxgan.neural.GAN; got {type(gan).__name__}.")
     seeds_arr, keys = _seed_keys(seeds)
-    steps = _pos_int(who, "steps", steps)
-    measure_every = _pos_int(who, "measure_every", measure_every)
+    steps = check_int(who, "steps", steps)
+    measure_every = check_int(who, "measure_every", measure_every)
     if steps % measure_every:
         raise ValueError(f"{who}: `steps` ({steps}) must be a multiple of `measure_every` ({measure_every}).")
-    n_eval = _pos_int(who, "n_eval", n_eval, max(2, gan.batch_size))
-    n_grid = _pos_int(who, "n_grid", n_grid, 2)
-    n_bins = _pos_int(who, "n_bins", n_bins, 2)
-    krylov = _pos_int(who, "krylov", krylov, 0)
-    top = max(krylov, 1) if top is None else _pos_int(who, "top", top)
-    n_proj = _pos_int(who, "n_proj", n_proj)
+    n_eval = check_int(who, "n_eval", n_eval, max(2, gan.batch_size))
+    n_grid = check_int(who, "n_grid", n_grid, 2)
+    n_bins = check_int(who, "n_bins", n_bins, 2)
+    krylov = check_int(who, "krylov", krylov, 0)
+    top = max(krylov, 1) if top is None else check_int(who, "top", top)
+    n_proj = check_int(who, "n_proj", n_proj)
     if bandwidth is not None:
         bandwidth = _finite_float(who, "bandwidth", bandwidth, positive=True)
     tol = 0.1 * gan.data.std() if tol is None else _finite_float(who, "tol", tol, positive=True)
@@ -1648,9 +1641,9 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data: 
                          f"got {size!r}.")
     cfg = dict(EXPERIMENT_SIZES[size])
     if seeds is not None:
-        cfg["seeds"] = _pos_int("batchnorm_experiment", "seeds", seeds)
+        cfg["seeds"] = check_int("batchnorm_experiment", "seeds", seeds)
     if steps is not None:
-        cfg["steps"] = _pos_int("batchnorm_experiment", "steps", steps)
+        cfg["steps"] = check_int("batchnorm_experiment", "steps", steps)
         cfg["steps"] -= cfg["steps"] % cfg["measure_every"] or 0
         if cfg["steps"] < cfg["measure_every"]:
             raise ValueError(f"batchnorm_experiment argument `steps` must be ≥ {cfg['measure_every']}; got {steps}.")
@@ -1660,7 +1653,7 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data: 
         if v not in VARIANTS:
             raise ValueError(f"batchnorm_experiment argument `variants` must hold names from {', '.join(VARIANTS)}; "
                              f"got {v!r}.")
-    workers = _pos_int("batchnorm_experiment", "workers", workers)
+    workers = check_int("batchnorm_experiment", "workers", workers)
     lr = _finite_float("batchnorm_experiment", "lr", lr, positive=True)
     opt = _EXPERIMENT_OPT if lr == 5e-4 else optax.adam(lr, b1=0.5, b2=0.999)
     data = default_data(1) if data is None else data

@@ -7,6 +7,8 @@ black star; every function takes an optional `ax=` and returns the `Axes` it dre
 
 from __future__ import annotations
 
+from ._checks import check_int
+
 __all__: list[str] = []
 
 
@@ -217,8 +219,7 @@ def phase_portrait(field, *, trajectories=None, starts=None, steps: int = 100_00
     field = _check_planar(fn, field)
     d_range = _check_range(fn, "d_range", d_range)
     pg_range = _check_range(fn, "pg_range", pg_range)
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 4:
-        raise ValueError(f"{fn} argument `grid` must be an integer ≥ 4; got {grid!r}.")
+    check_int(fn, "grid", grid, 4)
     if not (isinstance(density, (int, float)) and density > 0):
         raise ValueError(f"{fn} argument `density` must be a positive number; got {density!r}.")
     items = [_as_path(fn, t, i) for i, t in enumerate(trajectories or [])]
@@ -472,8 +473,7 @@ def portrait_grid(fields, *, trajectories=None, starts=None, ncols: int = 2, pan
     for i, (_, f) in enumerate(panels):
         if not isinstance(f, Field):
             raise TypeError(f"portrait_grid argument `fields[{i}]` must be a Field; got {type(f).__name__}.")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"portrait_grid argument `ncols` must be a positive integer; got {ncols!r}.")
+    check_int("portrait_grid", "ncols", ncols)
 
     def per_panel(arg, name, i, key):
         if arg is None:
@@ -782,8 +782,6 @@ def kernel_field_eigenvalues(fields, *, ax=None, title: str | None = None):
     **Returns:** the `Axes`.
     """
     import math
-
-    import numpy as np
 
     from . import kernels
 

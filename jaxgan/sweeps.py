@@ -95,6 +95,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_int
 from .dynamics import Fate, Optimizer, UpdateRule, guarded_step, method_args, probed_step
 from .fields import Field
 
@@ -110,14 +111,6 @@ _FATE_NAMES = tuple(f.name for f in Fate)
 
 def _fn_err(fn: str, arg: str, expected: str, got) -> ValueError:
     return ValueError(f"{fn} argument `{arg}` must be {expected}; got {got!r}.")
-
-
-def _check_int(fn: str, arg: str, value, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{fn} argument `{arg}` must be an integer >= {lo}; got {value!r}.")
-    if value < lo:
-        raise ValueError(f"{fn} argument `{arg}` must be an integer >= {lo}; got {value}.")
-    return int(value)
 
 
 def _check_pos(fn: str, arg: str, value, *, allow_inf: bool = False) -> float:
@@ -146,9 +139,9 @@ def _check_range(fn: str, arg: str, value) -> tuple[float, float, int]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{fn} argument `{arg}` must have finite bounds; got {value!r}.")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{fn} argument `{arg}`: n must be an integer >= 1; got {value!r}.")
+        raise TypeError(f"{fn} argument `{arg}`: n must be an integer ≥ 1; got {value!r}.")
     if n < 1:
-        raise ValueError(f"{fn} argument `{arg}`: n must be >= 1; got {value!r}.")
+        raise ValueError(f"{fn} argument `{arg}`: n must be ≥ 1; got {value!r}.")
     if hi < lo:
         raise ValueError(f"{fn} argument `{arg}` is inverted (hi < lo); got {value!r}.")
     if hi == lo and n > 1:
@@ -200,17 +193,17 @@ class _Options:
 
 
 def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk) -> _Options:
-    steps = _check_int(fn, "steps", steps)
+    steps = check_int(fn, "steps", steps)
     tol = _check_pos(fn, "tol", tol)
     bound = _check_pos(fn, "bound", bound)
     if bound <= tol:
         raise ValueError(f"{fn} argument `bound` must exceed `tol` ({tol}); got {bound}.")
     cycle_rtol = _check_pos(fn, "cycle_rtol", cycle_rtol)
-    cycle_turns = _check_int(fn, "cycle_turns", cycle_turns)
+    cycle_turns = check_int(fn, "cycle_turns", cycle_turns)
     if check_every is not None:
-        check_every = min(_check_int(fn, "check_every", check_every), steps)
+        check_every = min(check_int(fn, "check_every", check_every), steps)
     if chunk is not None:
-        chunk = _check_int(fn, "chunk", chunk)
+        chunk = check_int(fn, "chunk", chunk)
     try:
         plane = tuple(int(p) for p in plane)
     except (TypeError, ValueError):

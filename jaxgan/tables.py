@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import fields as _fields
+from ._checks import check_int
 from .dynamics import Fate, get_rule, simulate
 from .fields import Field
 from .stability import analyze, max_stable_lr, step_spectral_radius
@@ -192,10 +193,8 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
                              f"use rules that take `lr`.")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"convergence_table argument `lr` must be a positive finite number; got {lr!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 8:
-        raise ValueError(f"convergence_table argument `steps` must be an integer ≥ 8; got {steps!r}.")
-    if isinstance(n_saves, bool) or not isinstance(n_saves, int) or n_saves < 8:
-        raise ValueError(f"convergence_table argument `n_saves` must be an integer ≥ 8; got {n_saves!r}.")
+    check_int("convergence_table", "steps", steps, 8)
+    check_int("convergence_table", "n_saves", n_saves, 8)
     save_every = max(1, steps // n_saves)
     steps = (steps // save_every) * save_every
     rows = []

@@ -1,7 +1,5 @@
 """Games: presets, the D0 solver, and the local stability criterion."""
 
-import math
-
 import jax.numpy as jnp
 import numpy as np
 import pytest

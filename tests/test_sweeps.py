@@ -474,19 +474,19 @@ def test_parts_assemble_to_the_full_result(tmp_path, classic):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(d_range=(0.9, 0.1, 8)), "`d_range` is inverted"),
     (dict(d_range=(0.5, 0.5, 8)), "`d_range` is empty"),
-    (dict(pg_range=(0.1, 1.0, 0)), "`pg_range`: n must be >= 1"),
+    (dict(pg_range=(0.1, 1.0, 0)), "`pg_range`: n must be ≥ 1"),
     (dict(pg_range=(0.1, math.inf, 8)), "`pg_range` must have finite bounds"),
     (dict(d_range=(0.1, float("nan"), 8)), "`d_range` must have finite bounds"),
     (dict(d_range=(0.1, 0.9)), "`d_range` must be a triple"),
     (dict(d_range=(0.0, 1.0, 8)), "outside the domain"),
-    (dict(steps=0), "`steps` must be an integer >= 1"),
+    (dict(steps=0), "`steps` must be an integer ≥ 1"),
     (dict(lr=0.0), "`lr` must be positive"),
     (dict(lr=-1e-3), "`lr` must be positive"),
     (dict(lr=None), "`lr` is required"),
     (dict(method="newton"), "unknown method 'newton'"),
     (dict(method=optax.sgd(1e-2)), "`lr` must be omitted"),
     (dict(tol=-1.0), "`tol` must be a positive"),
-    (dict(chunk=0), "`chunk` must be an integer >= 1"),
+    (dict(chunk=0), "`chunk` must be an integer ≥ 1"),
     (dict(plane=(0, 0)), "`plane` must be two distinct"),
 ])
 def test_bad_input_fails_before_compiling(kwargs, match):
