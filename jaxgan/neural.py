@@ -57,6 +57,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from . import games as _games
+from . import kernels as _kernels
 from ._checks import check_int
 from . import nets as _nets
 from .dynamics import Fate
@@ -1042,19 +1043,8 @@ def _kernel_prediction(gan: GAN, st: TrainState, grid, u_grid, key):
                               argnums=(0, 1))(u_real, u_fake)
     y = jnp.concatenate([batch.x, fake])
     w = jnp.concatenate([w_real, w_fake])
-    ku = _eval_kernel_vp(d_apply, _merge(st.td, st.sd), grid, y, w)
+    ku = _kernels.kernel_vp(d_apply, _merge(st.td, st.sd), grid, y, w, train=False)
     return jax.vmap(jax.grad(om))(u_grid) * ku
-
-
-def _eval_kernel_vp(apply, params, x_out, x_in, g):
-    """`K_θ(x_out, x_in) @ g` of the eval-mode parametric kernel, as `J_out (J_inᵀ g)` (one vjp, one jvp).
-
-    The same product as `jaxgan.kernels.kernel_vp(apply, params, x_out, x_in, g, train=False)` (the tests
-    check them against each other and against `parametric_kernel`), written here so that it can run
-    inside the compiled training loop (`kernel_vp` validates its inputs on the host)."""
-    _, vjp = jax.vjp(lambda p: apply(p, x_in, train=False), params)
-    (direction,) = vjp(g)
-    return jax.jvp(lambda p: apply(p, x_out, train=False), (params,), (direction,))[1]
 
 
 def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainState):
