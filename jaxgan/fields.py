@@ -724,21 +724,27 @@ def consensus(field: Field, gamma) -> Field:
 
 
 @functools.lru_cache(maxsize=None)
-def _sga_velocity(base_velocity, key: str):
+def _sga_velocity(base_velocity, key: str, align: bool, eps: float):
     def velocity(params, z):
         fn = lambda zz: base_velocity(params, zz)  # noqa: E731
         v, vjp = jax.vjp(fn, z)
         (jtv,) = vjp(v)
         jv = jax.jvp(fn, (z,), (v,))[1]
         # Aᵀv with A = ½(H - Hᵀ), H = -J the Jacobian of the loss gradients ξ = -v: Aᵀ = ½(J - Jᵀ).
-        return (v + params[key] * 0.5 * (jv - jtv)).astype(z.dtype)
+        av = 0.5 * (jv - jtv)
+        lam = params[key]
+        if align:
+            # ∇ℋ = Hᵀξ = Jᵀv for ℋ = ½‖ξ‖²; ⟨ξ, ∇ℋ⟩⟨Aᵀξ, ∇ℋ⟩ = ⟨v, Jᵀv⟩⟨Aᵀv, Jᵀv⟩ (two sign flips).
+            a_b = jnp.vdot(v, jtv) * jnp.vdot(av, jtv)
+            lam = lam * jnp.where(a_b / v.size + eps >= 0, 1.0, -1.0)
+        return (v + lam * av).astype(z.dtype)
 
     return velocity
 
 
-def sga(field: Field, lam) -> Field:
+def sga(field: Field, lam, *, align: bool = False, eps: float = 0.1) -> Field:
     """Symplectic gradient adjustment (Balduzzi et al. 2018, "The Mechanics of n-Player
-    Differentiable Games", without the sign-alignment option):
+    Differentiable Games", Algorithm 1):
 
         ξ_λ = ξ + λ·Aᵀξ,   A = ½(H - Hᵀ),
 
@@ -747,12 +753,23 @@ def sga(field: Field, lam) -> Field:
     For a pure rotation (`J` antisymmetric, e.g. Dirac-GAN or bilinear at the rest point) the
     Jacobian becomes `J + λJ²`: Dirac-GAN eigenvalues `-λf'(0)² ± f'(0)i`, bilinear `-λ ± i`.
 
-    **Arguments:** `field`: any `Field` with dict params; `lam`: `λ ≥ 0` (parameter `"sga_lambda"`).
+    With `align=True` the sign of λ follows the paper's alignment rule, so that the adjustment
+    points towards stable fixed points and away from unstable ones:
+    `λ ← λ·sign(⟨ξ, ∇ℋ⟩⟨Aᵀξ, ∇ℋ⟩ / n + ε)` with `ℋ = ½‖ξ‖²` (so `∇ℋ = Jᵀv`) and `n` the
+    dimension of the state. Near a rest point the product vanishes (fourth order in `v`), the
+    sign is `+`, and the linearisation is that of `align=False`.
 
-    **Returns / Raises:** as `consensus`.
+    **Arguments:** `field`: any `Field` with dict params; `lam`: `λ ≥ 0` (parameter
+    `"sga_lambda"`); `align`: use the sign-alignment rule; `eps`: its `ε > 0` (the paper's 1/10).
+
+    **Returns / Raises:** as `consensus`; `ValueError` for `eps` not positive and finite.
     """
     field = _check_field("sga", field)
     lam = _check_weight("sga", "lam", lam)
+    if not isinstance(align, (bool, np.bool_)):
+        raise TypeError(f"sga argument `align` must be True or False; got {align!r}.")
+    eps = float(_check_scalar("sga", "eps", eps, positive=True))
     key = _new_key(field.params, "sga_lambda")
-    return _derived(field, _sga_velocity(field.velocity, key), key, lam, f"sga({field.name})",
+    name = f"sga({field.name}, aligned)" if align else f"sga({field.name})"
+    return _derived(field, _sga_velocity(field.velocity, key, bool(align), eps), key, lam, name,
                     drop=("perturbed_velocity",))

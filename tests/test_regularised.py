@@ -163,6 +163,32 @@ def test_sga_eigenvalues():
     assert not np.allclose(np.asarray(F.sga(DG, 1.0)(z)), np.asarray(F.consensus(DG, 1.0)(z)), atol=1e-3)
 
 
+def test_sga_sign_alignment_against_an_explicit_jacobian(x64):
+    """The alignment rule of Balduzzi et al. 2018 (Algorithm 1): λ·sign(⟨ξ,∇ℋ⟩⟨Aᵀξ,∇ℋ⟩/n + ε), computed
+    here from the explicit Jacobian (jax.jacfwd) in NumPy, against the JVP/VJP implementation."""
+    aligned = F.sga(DG, 1.0, align=True)
+    assert aligned.name == "sga(dirac_gan, aligned)"
+    # near the rest point the sign is + and the linearisation is that of plain SGA
+    np.testing.assert_allclose(sort_ev(eigs(aligned)), sort_ev(eigs(F.sga(DG, 1.0))), atol=1e-10)
+    flipped = 0
+    for z in ([-0.36559075, 2.971799], [0.7, -1.2], [2.0, 0.5], [-1.5, -2.5]):
+        z = jnp.asarray(z)
+        J = np.asarray(jax.jacfwd(DG)(z))
+        v = np.asarray(DG(z))
+        xi, H = -v, -J                      # the paper's variables: loss gradients and their Jacobian
+        At_xi = 0.5 * (H.T - H) @ xi
+        grad_ham = H.T @ xi
+        sign = np.sign(xi @ grad_ham * (At_xi @ grad_ham) / 2 + 0.1)
+        flipped += sign < 0
+        np.testing.assert_allclose(np.asarray(aligned(z)), -(xi + sign * At_xi), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(F.sga(DG, 1.0)(z)), -(xi + At_xi), rtol=1e-10, atol=1e-12)
+    assert flipped == 1  # the first point is one where alignment reverses the adjustment
+    with pytest.raises(TypeError, match=r"sga argument `align` must be True or False"):
+        F.sga(DG, 1.0, align="yes")
+    with pytest.raises(ValueError, match=r"sga argument `eps` must be positive"):
+        F.sga(DG, 1.0, align=True, eps=0.0)
+
+
 def test_instance_noise_eigenvalues():
     """Mescheder et al. 2018 (instance noise): with noise N(0, σ²) on real and fake samples, L = E f(ψ(θ + ε₁)) +
     E f(-ψε₂), so ∂²L/∂ψ² at 0 is 2f''(0)σ² and the Jacobian is [[0, -a], [a, 2f''(0)σ²]]: eigenvalues
