@@ -1019,7 +1019,12 @@ def _measure(gan: GAN, cfg: _Cfg, st: TrainState, consts: _Consts, ev: _EvalInpu
         _, lin = jax.linearize(v_flat, theta_flat)
         H, k = arnoldi(lin, ev.v0, min(cfg.krylov, theta_flat.shape[0]))
         out["hess"], out["krylov_k"] = H, k
-    pred = _kernel_prediction(gan, st, consts.grid, u_grid, next_key) if cfg.kernel_probe else None
+    if cfg.kernel_probe:
+        z_probe = ev.z[:consts.grid.shape[0]]
+        pred = (_kernel_prediction(gan, st, consts.grid, u_grid, next_key),
+                _g_kernel_prediction(gan, st, z_probe, next_key), _g_eval(gan, st.tg, st.sg, z_probe))
+    else:
+        pred = None
     return out, vflat, theta_flat, d_grid, pred
 
 
@@ -1047,11 +1052,53 @@ def _kernel_prediction(gan: GAN, st: TrainState, grid, u_grid, key):
     return jax.vmap(jax.grad(om))(u_grid) * ku
 
 
+def _g_eval(gan: GAN, tg, sg, z):
+    """The generator in eval mode at latent points `z (P, latent)`; shape `(P, d)`."""
+    _, g_apply = gan.g_net
+    return g_apply(_merge(tg, sg), z, train=False).reshape(z.shape[0], gan.data.dim)
+
+
+def _g_kernel_prediction(gan: GAN, st: TrainState, z_probe, key):
+    """The generator's side of the article's kernel view ("the same holds for the generator"):
+    the kernel-induced change of G at the latent points `z_probe` for the update drawn from `key`,
+
+        ΔG(z) ∝ Σ_j K_φ(z, z_j) ∂Î/∂G(z_j),   K_φ(z, z') = Σ_k ∂G(z)/∂φ_k ⊗ ∂G(z')/∂φ_k,
+
+    over that update's generator batch, with `∂Î/∂G(z_j)` the gradient of the generator's
+    objective with respect to each generated sample (the discriminator held as that update
+    sees it: the old one for simultaneous updates, the one after the `d_steps` discriminator
+    updates for alternating ones) and `K_φ` the eval-mode kernel of the generator's trainable
+    parameters (matrix-valued for `d`-dimensional data). One vjp and one jvp. Shape `(P, d)`.
+    """
+    if gan.update == "simultaneous":
+        d_state, batch = st, _draw_batch(gan, key, gan.batch_size)
+    else:  # replay the discriminator updates of this step, as train_step does
+        keys = jax.random.split(key, gan.d_steps + 1)
+        d_state = st
+        for s in range(gan.d_steps):
+            b = _draw_batch(gan, keys[s], gan.batch_size)
+            fake_s, _ = _generate(gan, d_state.tg, d_state.sg, b.z, _k(b, 0))
+            d_state, _, _ = _d_update(gan, d_state, b, jax.lax.stop_gradient(fake_s))
+        batch = _draw_batch(gan, keys[-1], gan.batch_size)
+    _, d_apply = gan.d_net
+    fake, _ = _generate(gan, st.tg, st.sg, batch.z, _k(batch, 0))
+
+    def objective(x):  # Î as a function of the generated samples, as in _g_objective
+        u, _ = _net_call(d_apply, gan.discriminator, d_state.td, d_state.sd, x, train=True, key=_k(batch, 2))
+        return jnp.mean(jax.vmap(gan.game.f3)(gan.d_output(u)))
+
+    w = jax.grad(objective)(fake)
+    _, vjp = jax.vjp(lambda t: _g_eval(gan, t, st.sg, batch.z), st.tg)
+    (direction,) = vjp(w.astype(fake.dtype))
+    return jax.jvp(lambda t: _g_eval(gan, t, st.sg, z_probe), (st.tg,), (direction,))[1]
+
+
 def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainState):
     n_chk = cfg.steps // cfg.measure_every
     _, d_apply = gan.d_net
     t0, _ = ravel_pytree((st0.td, st0.tg))
     ev = _eval_inputs(gan, cfg, k_eval, t0.shape[0])
+    n_grid = consts.grid.shape[0]
 
     def inner(i, carry):
         st, status, fstep, base, first = carry
@@ -1063,8 +1110,8 @@ def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainS
         st = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, st)
         status = jnp.where(bad, jnp.int32(Fate.DIVERGED), status)
         fstep = jnp.where(bad, s + 1, fstep)
-        # The discriminator right after the first update of the chunk (for the kernel probe).
-        first = jax.tree_util.tree_map(lambda a, b: jnp.where(i == 0, a, b), (st.td, st.sd), first)
+        # Both players right after the first update of the chunk (for the kernel probes).
+        first = jax.tree_util.tree_map(lambda a, b: jnp.where(i == 0, a, b), (st.td, st.sd, st.tg, st.sg), first)
         return st, status, fstep, base, first
 
     def outer(carry, c):
@@ -1072,23 +1119,32 @@ def _run_seed(gan: GAN, cfg: _Cfg, consts: _Consts, k_train, k_eval, st0: TrainS
         n_inner = jnp.where(c > 0, cfg.measure_every, 0)
         base = jnp.maximum(c - 1, 0) * cfg.measure_every
         st, status, fstep, _, first = jax.lax.fori_loop(
-            0, n_inner, inner, (st, status, fstep, base, (st.td, st.sd)))
+            0, n_inner, inner, (st, status, fstep, base, (st.td, st.sd, st.tg, st.sg)))
         m, v, t, d_grid, pred = _measure(gan, cfg, st, consts, ev,
                                          jax.random.fold_in(k_train, c * cfg.measure_every))
         valid = c > 0
         m["step_cos"] = jnp.where(valid, _cosine(v_prev, t - t_prev), jnp.nan)
         if cfg.kernel_probe:
-            actual = gan.d_output(d_apply(_merge(*first), consts.grid, train=False)) - d_prev
-            npred = jnp.linalg.norm(pred_prev)
-            m["kernel_cos"] = jnp.where(valid, _cosine(pred_prev, actual), jnp.nan)
+            pd_prev, pg_prev, g_prev = pred_prev
+            actual = gan.d_output(d_apply(_merge(first[0], first[1]), consts.grid, train=False)) - d_prev
+            npred = jnp.linalg.norm(pd_prev)
+            m["kernel_cos"] = jnp.where(valid, _cosine(pd_prev, actual), jnp.nan)
             m["kernel_gain"] = jnp.where(valid & (npred > 0), jnp.linalg.norm(actual) / npred, jnp.nan)
+            actual_g = (_g_eval(gan, first[2], first[3], ev.z[:n_grid]) - g_prev).ravel()
+            npred_g = jnp.linalg.norm(pg_prev)
+            m["kernel_cos_g"] = jnp.where(valid, _cosine(pg_prev.ravel(), actual_g), jnp.nan)
+            m["kernel_gain_g"] = jnp.where(valid & (npred_g > 0), jnp.linalg.norm(actual_g) / npred_g, jnp.nan)
         else:
             pred = d_grid
         return (st, status, fstep, v, t, d_grid, pred), m
 
-    n_grid = consts.grid.shape[0]
     zero_g = jnp.zeros((n_grid,), t0.dtype)
-    init = (st0, jnp.int32(Fate.UNDECIDED), jnp.int32(-1), jnp.zeros_like(t0), t0, zero_g, zero_g)
+    if cfg.kernel_probe:
+        zero_probe = jnp.zeros((min(n_grid, ev.z.shape[0]), gan.data.dim), t0.dtype)
+        pred0 = (zero_g, zero_probe, zero_probe)
+    else:
+        pred0 = zero_g
+    init = (st0, jnp.int32(Fate.UNDECIDED), jnp.int32(-1), jnp.zeros_like(t0), t0, zero_g, pred0)
     (st, status, fstep, _, t_end, _, _), logs = jax.lax.scan(outer, init, jnp.arange(n_chk + 1, dtype=jnp.int32))
     return logs, status, fstep, t0, t_end, st
 
@@ -1161,6 +1217,8 @@ class TrainResult:
       modulus); `rotation`: `rotation_index` of them, `(S, C+1)`.
     - `kernel_cos`, `kernel_gain`: the kernel-induced prediction of the next change of D on the
       grid against the actual change (cosine; ratio of norms, ≈ the learning rate for SGD).
+    - `kernel_cos_g`, `kernel_gain_g`: the same for the generator: the change of G at `n_grid`
+      fixed latent points predicted by the generator's parametric kernel.
     - `fate: Int[ndarray, "S"]` (`Fate` codes), `fate_step`: the update that produced a
       non-finite value for diverged seeds (1-based), else −1.
     - `theta0`, `theta_end`: the flat joint trainable parameters at the start and the end.
@@ -1279,6 +1337,7 @@ class TrainResult:
             "min_real_median": float(np.nanmedian(self._min_real()[ok])) if np.isfinite(self._min_real()[ok]).any()
             else None,
             "kernel_cos_mean": _nanmean_or_none(self.logs.get("kernel_cos"), ok),
+            "kernel_cos_g_mean": _nanmean_or_none(self.logs.get("kernel_cos_g"), ok),
             "step_cos_mean": _nanmean_or_none(self.logs.get("step_cos"), ok),
             "diverged_at": [int(s) for s in self.fate_step[~ok]],
         }
@@ -1536,8 +1595,8 @@ class ExperimentResult:
     def table(self) -> str:
         """The results as a markdown table (no NaN: diverged seeds are counted, not averaged)."""
         head = ("| configuration | seeds | converged | cycling | diverged | final W1: median [IQR] | "
-                "rotation Σ|Im λ|/Σ|Re λ| | max |Im λ| | Re λ: min … max | kernel-prediction cos |")
-        lines = [head, "|" + "---|" * 10]
+                "rotation Σ|Im λ|/Σ|Re λ| | max |Im λ| | Re λ: min … max | kernel-prediction cos: D | G |")
+        lines = [head, "|" + "---|" * 11]
         for label, r in self.results.items():
             row = next(x for x in self.rows if x["label"] == label)
             ok = r.fate != Fate.DIVERGED
@@ -1547,14 +1606,14 @@ class ExperimentResult:
             rot = r.mean_rotation()[ok]
             rot_s = f"{np.nanmean(rot):.3g} ± {np.nanstd(rot):.2g}" if np.isfinite(rot).any() else "n/a"
             mi = row["max_imag_median"]
-            kc = row["kernel_cos_mean"]
+            kc, kg = row["kernel_cos_mean"], row["kernel_cos_g_mean"]
             div = f"{row['diverged']}" + (f" (at update {min(row['diverged_at'])}–{max(row['diverged_at'])})"
                                           if row["diverged"] else "")
             lo_re, hi_re = row["min_real_median"], row["max_real_median"]
             re_s = "n/a" if lo_re is None else f"{lo_re:.3g} … {hi_re:.3g}"
             lines.append(f"| {label} | {row['seeds']} | {row['converged']}/{row['seeds']} | {row['cycling']} | {div} | "
                          f"{dist} | {rot_s} | {'n/a' if mi is None else f'{mi:.3g}'} | {re_s} | "
-                         f"{'n/a' if kc is None else f'{kc:.2f}'} |")
+                         f"{'n/a' if kc is None else f'{kc:.2f}'} | {'n/a' if kg is None else f'{kg:.2f}'} |")
         s = self.settings
         lines.append("")
         lines.append(f"game {s['game']}, data {s['data']}, {s['seeds']} seeds × {s['steps']} updates "
@@ -1591,7 +1650,7 @@ class ExperimentResult:
     def csv(self) -> str:
         keys = ["label", "seeds", "converged", "cycling", "diverged", "undecided", "final_w1_median", "final_w1_mean",
                 "rotation_mean", "max_imag_median", "min_real_median", "max_real_median", "kernel_cos_mean",
-                "step_cos_mean"]
+                "kernel_cos_g_mean", "step_cos_mean"]
         lines = [",".join(keys)]
         for row in self.rows:
             lines.append(",".join("" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else

@@ -202,6 +202,11 @@ def test_quadratic_game_linear_discriminator_converges():
     assert np.all(np.abs(r.d_grid[:, -1] - 1.0) < 0.15)
     np.testing.assert_allclose(r.kernel_cos[:, 1:], 1.0, atol=1e-4)
     np.testing.assert_allclose(r.kernel_gain[:, 1:], lr, rtol=1e-3)
+    # ... and so is the generator's (G is linear in its parameters too). Near convergence its float32
+    # change is a difference of nearly equal numbers: exact to 1e-4 over the first half of training.
+    np.testing.assert_allclose(r.kernel_cos_g[:, 1:20], 1.0, atol=1e-4)
+    np.testing.assert_allclose(r.kernel_gain_g[:, 1:20], lr, rtol=1e-3)
+    np.testing.assert_allclose(r.kernel_cos_g[:, 1:], 1.0, atol=1e-3)
     # Analytic Jacobian on the fixed measurement batch of seed 0.
     key = neural._keys_of(r.seeds[:1])[0]
     ev = neural._eval_inputs(gan, r.cfg, jax.random.split(key, 3)[2], 4)
@@ -247,6 +252,7 @@ def test_quick_run_measurements_are_sane(quick_plain):
     assert np.isnan(r.step_cos[:, 0]).all() and np.isfinite(r.step_cos[:, 1:]).all()
     assert np.all(np.abs(r.kernel_cos[:, 1:]) <= 1 + 1e-6)
     assert np.nanmean(r.kernel_cos) > 0.5  # plain nets: the kernel view predicts D's change
+    assert np.all(np.abs(r.kernel_cos_g[:, 1:]) <= 1 + 1e-6) and np.nanmean(r.kernel_cos_g) > 0.3
     assert np.isfinite(r.rotation).all() and (np.abs(r.eigs.imag) > 0).any()
     a, c = r.path_angle(0, n=5)
     assert a.shape == c.shape == (5,) and np.all(np.abs(c) <= 1 + 1e-6)
