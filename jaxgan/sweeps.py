@@ -43,7 +43,8 @@ final state of a decided start is its state at the decision.
   keeps the chunking of its folder); a chunk stops early as soon as every start in it is
   decided.
 - **One compile.** `lr`, the field's numbers (`pd`, ...), an `Optimizer`'s hyper-parameters,
-  `steps` and the tolerances are traced values: a new value never recompiles.
+  `steps`, `check_every` (whose default depends on `lr`) and the tolerances are traced
+  values: a new value never recompiles.
 - **Fast path.** Between two checks the update runs without per-step bookkeeping: a
   coordinate that leaves its bounds is poisoned with NaN (the rules update additively,
   so the NaN persists). At the end of a chunk each poisoned start is replayed from its last
@@ -330,13 +331,14 @@ def _where_rows(mask, new, old):
         lambda a, b: jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b), new, old)
 
 
-def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, *, rule, check_every, plane,
+def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, check_every, *, rule, plane,
                  field_axis, arg_axis):
     """Fates of a chunk of starts (traced; `_kernel` compiles it, per device or sharded).
 
     `z0: Float[Array, "c n"]`; `field` and `arg` batched on axis 0 when `field_axis` /
-    `arg_axis` is 0, shared when None. Returns `(fate int8 (c,), step int32 (c,),
-    final (c, n), turns int32 (c,))`.
+    `arg_axis` is 0, shared when None; the scalars (`check_every` included: its default
+    depends on `lr`) are traced. Returns `(fate int8 (c,), step int32 (c,), final (c, n),
+    turns int32 (c,))`.
     """
     _TRACES[0] += 1
     c, n = z0.shape
@@ -469,7 +471,7 @@ _TRACES = [0]  # how many times the kernel was traced (= compiled); for tests an
 
 
 @functools.lru_cache(maxsize=None)
-def _kernel(rule: UpdateRule, check_every: int, plane, field_axis, arg_axis, mesh):
+def _kernel(rule: UpdateRule, plane, field_axis, arg_axis, mesh):
     """The compiled chunk kernel: `_fates_chunk` with its static settings, one per set of them.
 
     With a mesh, each device runs the whole kernel on its own slice of the chunk
@@ -477,14 +479,13 @@ def _kernel(rule: UpdateRule, check_every: int, plane, field_axis, arg_axis, mes
     all. A sharded `jit` of the same kernel would all-reduce the "anyone still undecided?"
     test after every block of `check_every` steps, putting the devices in lock-step.
     """
-    kernel = functools.partial(_fates_chunk, rule=rule, check_every=check_every, plane=plane,
-                               field_axis=field_axis, arg_axis=arg_axis)
+    kernel = functools.partial(_fates_chunk, rule=rule, plane=plane, field_axis=field_axis, arg_axis=arg_axis)
     if mesh is None:
         return jax.jit(kernel)
     from jax.sharding import PartitionSpec as P
 
     split, shared = P("starts"), P()
-    in_specs = (split if field_axis == 0 else shared, split, split if arg_axis == 0 else shared) + (shared,) * 5
+    in_specs = (split if field_axis == 0 else shared, split, split if arg_axis == 0 else shared) + (shared,) * 6
     return jax.jit(jax.shard_map(kernel, mesh=mesh, in_specs=in_specs, out_specs=(split,) * 4, check_vma=False))
 
 
@@ -601,7 +602,7 @@ def _run(jobs: _Jobs, opts: _Options, key: dict, *, out=None, part=None, devices
         report(count, total)
 
     scalars = (jnp.int32(opts.steps), jnp.asarray(opts.tol, jobs.dtype), jnp.asarray(opts.bound, jobs.dtype),
-               jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns))
+               jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
 
     def launch(i):
         lo, hi = i * chunk, min((i + 1) * chunk, N)
@@ -611,7 +612,7 @@ def _run(jobs: _Jobs, opts: _Options, key: dict, *, out=None, part=None, devices
         z0 = _shard(jnp.asarray(z0), mesh, True)
         field = _shard(field, mesh, fa == 0)
         arg = _shard(arg, mesh, aa == 0)
-        res = _kernel(jobs.rule, opts.check_every, opts.plane, fa, aa, mesh)(field, z0, arg, *scalars)
+        res = _kernel(jobs.rule, opts.plane, fa, aa, mesh)(field, z0, arg, *scalars)
         return i, hi - lo, res
 
     def collect(item):

@@ -324,6 +324,13 @@ def test_traced_values_do_not_recompile(classic):
         sweeps.basins(MINIMAX.replace(pd=0.3), D16, PG16, steps=1024, lr=2e-2, tol=1e-4, **KW)
         sweeps.basins(jaxgan.pointwise_field("minimax", 0.7), D16, PG16, steps=4096, lr=5e-3, **KW)
     assert sweeps.trace_count() == n0 and cc.n == 0
+    # The default check_every depends on lr (the rotation per step): it is traced too.
+    a16 = sweeps.basins(MINIMAX, D16, PG16, steps=1024, lr=1e-2, chunk=KW["chunk"])
+    n1 = sweeps.trace_count()
+    with _CompileCounter() as cc:
+        a64 = sweeps.basins(MINIMAX, D16, PG16, steps=1024, lr=2.5e-3, chunk=KW["chunk"])
+    assert a64.settings["check_every"] != a16.settings["check_every"]
+    assert sweeps.trace_count() == n1 and cc.n == 0
     # simulate with a traced optax optimiser: one compile for any values.
     kw = dict(steps=64, method=Optimizer(optax.sgd, learning_rate=1e-2, momentum=0.9))
     jaxgan.simulate(MINIMAX, [0.7, 0.4], warn=False, **kw)

@@ -33,10 +33,10 @@ SHARDED = textwrap.dedent("""
     # each device runs its slice on its own: the sharded program has no collective at all
     from jaxgan.dynamics import get_rule
     mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",))
-    kernel = sweeps._kernel(get_rule("euler"), 16, (0, 1), None, None, mesh)
+    kernel = sweeps._kernel(get_rule("euler"), (0, 1), None, None, mesh)
     f32, i32 = np.float32, np.int32
     hlo = kernel.lower(f, np.full((256, 2), 0.5, f32), f32(1e-2), i32(2048), f32(1e-3), f32(10.0), f32(1e-2),
-                       i32(3)).compile().as_text()
+                       i32(3), i32(16)).compile().as_text()
     collectives = ("all-reduce", "all-gather", "collective-permute", "all-to-all", "reduce-scatter")
     assert "while" in hlo and not any(c in hlo for c in collectives)
     assert a.settings["chunk"] == 256 and sweeps.basins(f, (0.01, 0.99, 2), (0.01, 2.0, 2), steps=8,
