@@ -52,8 +52,9 @@ final state of a decided start is its state at the decision.
   state. Results are identical to guarding every step.
 - **Devices.** A chunk is split over all local devices (`jax.shard_map` on a one-axis
   mesh); each device runs its slice to the end on its own, with its own early exit and
-  no communication. Results do not depend on the number of devices. On a CPU, expose its cores as devices
-  with `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before JAX starts).
+  no communication. Results do not depend on the number of devices. On a CPU, expose its
+  cores as devices with `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before
+  JAX starts).
 - **Resume.** Given `out=FOLDER`, each finished chunk is written atomically (temporary file
   + rename) as `FOLDER/chunk_NNNNNN.npz`, next to a `manifest.json` that identifies the
   sweep. Run again with the same arguments, finished chunks are read back instead of
@@ -218,7 +219,7 @@ def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every,
 # in cache and are enough for XLA to split each update over every core of one device; an
 # accelerator needs far more starts in flight to be busy. Memory stays O(chunk) either way
 # (about 100 bytes per start).
-_DEFAULT_CHUNK = {"cpu": 1 << 16}
+_DEFAULT_CHUNK_CPU = 1 << 16
 _DEFAULT_CHUNK_ACCELERATOR = 1 << 20
 
 
@@ -234,8 +235,8 @@ def _resolve_chunk(chunk, out, devices) -> int:
                 return old  # resume with the chunking the folder was written with
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no readable manifest: _ChunkStore decides what to do with the folder
-    platform = _devices(devices)[0].platform
-    return _DEFAULT_CHUNK.get(platform, _DEFAULT_CHUNK_ACCELERATOR)
+    cpu = _devices(devices)[0].platform == "cpu"
+    return _DEFAULT_CHUNK_CPU if cpu else _DEFAULT_CHUNK_ACCELERATOR
 
 
 def _check_out_part(out, part):
