@@ -220,6 +220,20 @@ def test_quadratic_game_linear_discriminator_converges():
     assert np.abs(expect.imag).max() > 0.3  # the parameter dynamics spiral in: rotation + attraction
 
 
+def test_generator_kernel_prediction_sees_the_discriminator_of_its_update():
+    """Alternating updates with 2 discriminator steps: the generator's step uses the discriminator
+    after those steps. With linear networks and the quadratic game, dÎ/dG = -a (D's slope then), so
+    the predicted change has the right size (gain = lr) only if the prediction replays them too."""
+    sgd = optax.sgd(0.05)
+    gan = neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
+                     generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=64,
+                     update="alternating", d_steps=2)
+    r = neural.train(gan, seeds=2, steps=100, measure_every=25, n_eval=64, n_grid=128, krylov=2)
+    assert r.kernel_cos_g.shape == (2, 5) and np.isnan(r.kernel_cos_g[:, 0]).all()
+    np.testing.assert_allclose(r.kernel_cos_g[:, 1:], 1.0, atol=1e-5)
+    np.testing.assert_allclose(r.kernel_gain_g[:, 1:], 0.05, rtol=1e-4)
+
+
 def _quick(**kw):
     return neural.batchnorm_experiment("quick", workers=1, **kw)
 
