@@ -27,7 +27,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import games as _games
-from ._checks import check_int
+from ._checks import check_float, check_int
 from . import plotting
 from .dynamics import Fate, simulate
 from .fields import Field, pointwise_field
@@ -212,11 +212,9 @@ class Reproduction(NamedTuple):
 
 
 def _check_args(pd, steps, lr, start, dpi):
-    if not (isinstance(pd, (int, float)) and not isinstance(pd, bool) and math.isfinite(pd) and pd > 0):
-        raise ValueError(f"reproduce argument `pd` must be a positive finite number; got {pd!r}.")
+    check_float("reproduce", "pd", pd)
     check_int("reproduce", "steps", steps)
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"reproduce argument `lr` must be a positive finite number; got {lr!r}.")
+    check_float("reproduce", "lr", lr)
     try:
         s = tuple(float(v) for v in start)
     except (TypeError, ValueError):

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_float, check_int
 from .fields import Field
 
 __all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "SimulationInfo", "DomainExitWarning",
@@ -312,9 +312,7 @@ def adaptive(solver: str = "tsit5", *, rtol: float = 1e-6, atol: float = 1e-8, m
     """
     if not isinstance(solver, str) or solver.lower() not in _SOLVERS:
         raise ValueError(f"adaptive argument `solver` must be one of {', '.join(_SOLVERS)}; got {solver!r}.")
-    for name, val in (("rtol", rtol), ("atol", atol)):
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or not (math.isfinite(val) and val > 0):
-            raise ValueError(f"adaptive argument `{name}` must be a positive number; got {val!r}.")
+    rtol, atol = check_float("adaptive", "rtol", rtol), check_float("adaptive", "atol", atol)
     max_steps = check_int("adaptive", "max_steps", max_steps)
     _import_diffrax()
     return _adaptive_rule(solver.lower(), float(rtol), float(atol), max_steps)

@@ -58,7 +58,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import games as _games
 from . import kernels as _kernels
-from ._checks import check_int
+from ._checks import check_float, check_int
 from . import nets as _nets
 from .dynamics import Fate
 
@@ -83,17 +83,6 @@ def _uniform_pm1(key, shape, dtype=None):
     dtype = dtype or _float()
     lo = jnp.nextafter(jnp.asarray(-1.0, dtype), jnp.asarray(0.0, dtype))
     return jax.random.uniform(key, shape, dtype, minval=lo, maxval=1.0)
-
-
-def _finite_float(who: str, name: str, value, *, positive=False, nonneg=False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{who} argument `{name}` must be a number; got {value!r}.") from None
-    if not math.isfinite(v) or (positive and not v > 0) or (nonneg and not v >= 0):
-        what = "positive and finite" if positive else "≥ 0 and finite" if nonneg else "finite"
-        raise ValueError(f"{who} argument `{name}` must be {what}; got {value!r}.")
-    return v
 
 
 # ============================================================================ data
@@ -728,8 +717,8 @@ class GAN:
         if self.penalty is not None and self.penalty not in PENALTIES:
             raise ValueError(f"{who} argument `penalty` must be None or one of {', '.join(PENALTIES)}; got "
                              f"{self.penalty!r}.")
-        object.__setattr__(self, "penalty_weight", _finite_float(who, "penalty_weight", self.penalty_weight,
-                                                                 nonneg=True))
+        object.__setattr__(self, "penalty_weight", check_float(who, "penalty_weight", self.penalty_weight,
+                                                                sign="non-negative"))
         bmin = 2 if (self.discriminator.batchnorm or self.generator.batchnorm) else 1
         check_int(who, "batch_size", self.batch_size, bmin)
         object.__setattr__(self, "d_output", output_map(game, self.d_output))
@@ -1454,9 +1443,9 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     top = max(krylov, 1) if top is None else check_int(who, "top", top)
     n_proj = check_int(who, "n_proj", n_proj)
     if bandwidth is not None:
-        bandwidth = _finite_float(who, "bandwidth", bandwidth, positive=True)
-    tol = 0.1 * gan.data.std() if tol is None else _finite_float(who, "tol", tol, positive=True)
-    tail = _finite_float(who, "tail", tail, positive=True)
+        bandwidth = check_float(who, "bandwidth", bandwidth)
+    tol = 0.1 * gan.data.std() if tol is None else check_float(who, "tol", tol)
+    tail = check_float(who, "tail", tail)
     if tail > 1:
         raise ValueError(f"{who} argument `tail` must lie in (0, 1]; got {tail}.")
     cfg = _Cfg(steps, measure_every, n_eval, krylov, n_proj, bool(kernel_probe))
@@ -1703,7 +1692,7 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data: 
             raise ValueError(f"batchnorm_experiment argument `variants` must hold names from {', '.join(VARIANTS)}; "
                              f"got {v!r}.")
     workers = check_int("batchnorm_experiment", "workers", workers)
-    lr = _finite_float("batchnorm_experiment", "lr", lr, positive=True)
+    lr = check_float("batchnorm_experiment", "lr", lr)
     opt = _EXPERIMENT_OPT if lr == 5e-4 else optax.adam(lr, b1=0.5, b2=0.999)
     data = default_data(1) if data is None else data
     gans = {}

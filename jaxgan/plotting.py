@@ -7,7 +7,7 @@ black star; every function takes an optional `ax=` and returns the `Axes` it dre
 
 from __future__ import annotations
 
-from ._checks import check_int
+from ._checks import check_float, check_int
 
 __all__: list[str] = []
 
@@ -220,8 +220,7 @@ def phase_portrait(field, *, trajectories=None, starts=None, steps: int = 100_00
     d_range = _check_range(fn, "d_range", d_range)
     pg_range = _check_range(fn, "pg_range", pg_range)
     check_int(fn, "grid", grid, 4)
-    if not (isinstance(density, (int, float)) and density > 0):
-        raise ValueError(f"{fn} argument `density` must be a positive number; got {density!r}.")
+    check_float(fn, "density", density)
     items = [_as_path(fn, t, i) for i, t in enumerate(trajectories or [])]
     if starts is not None:
         items += [_as_path(fn, t, len(items) + i)

@@ -97,7 +97,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_float, check_int
 from .dynamics import Fate, Optimizer, UpdateRule, guarded_step, method_args, probed_step
 from .fields import Field
 
@@ -113,18 +113,6 @@ _FATE_NAMES = tuple(f.name for f in Fate)
 
 def _fn_err(fn: str, arg: str, expected: str, got) -> ValueError:
     return ValueError(f"{fn} argument `{arg}` must be {expected}; got {got!r}.")
-
-
-def _check_pos(fn: str, arg: str, value, *, allow_inf: bool = False) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{fn} argument `{arg}` must be a positive number; got {value!r}.")
-    try:
-        val = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{fn} argument `{arg}` must be a positive number; got {value!r}.") from None
-    if not (val > 0 and (allow_inf or math.isfinite(val))):
-        raise _fn_err(fn, arg, "a positive finite number", value)
-    return val
 
 
 def _check_range(fn: str, arg: str, value) -> tuple[float, float, int]:
@@ -196,11 +184,11 @@ class _Options:
 
 def _options(fn, field, steps, tol, bound, cycle_rtol, cycle_turns, check_every, plane, chunk) -> _Options:
     steps = check_int(fn, "steps", steps)
-    tol = _check_pos(fn, "tol", tol)
-    bound = _check_pos(fn, "bound", bound)
+    tol = check_float(fn, "tol", tol)
+    bound = check_float(fn, "bound", bound)
     if bound <= tol:
         raise ValueError(f"{fn} argument `bound` must exceed `tol` ({tol}); got {bound}.")
-    cycle_rtol = _check_pos(fn, "cycle_rtol", cycle_rtol)
+    cycle_rtol = check_float(fn, "cycle_rtol", cycle_rtol)
     cycle_turns = check_int(fn, "cycle_turns", cycle_turns)
     if check_every is not None:
         check_every = min(check_int(fn, "check_every", check_every), steps)

@@ -18,7 +18,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import fields as _fields
-from ._checks import check_int
+from ._checks import check_float, check_int
 from .dynamics import Fate, get_rule, simulate
 from .fields import Field
 from .stability import analyze, max_stable_lr, step_spectral_radius
@@ -191,8 +191,7 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
         if not r.takes_lr:
             raise ValueError(f"convergence_table argument `methods`: {r.name!r} carries its own step size; "
                              f"use rules that take `lr`.")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"convergence_table argument `lr` must be a positive finite number; got {lr!r}.")
+    check_float("convergence_table", "lr", lr)
     check_int("convergence_table", "steps", steps, 8)
     check_int("convergence_table", "n_saves", n_saves, 8)
     save_every = max(1, steps // n_saves)
