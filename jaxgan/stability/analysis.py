@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import games as _games
-from .dynamics import canonical_state, check_lr, get_rule
-from .fields import Field
+from .. import games as _games
+from ..dynamics import canonical_state, check_lr, get_rule
+from ..fields import Field
 
 __all__ = [
     "StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
@@ -534,14 +534,14 @@ def _radii(m: np.ndarray) -> np.ndarray:
 
 
 def _is_rule_like(method) -> bool:
-    from .dynamics import UpdateRule, _is_optax
+    from ..dynamics import UpdateRule, _is_optax
 
     return isinstance(method, UpdateRule) or _is_optax(method)
 
 
 def _uncached_optax_rule(tx):
     # The dynamics' optax rule without its cache (the factory's transform closes over tracers).
-    from .dynamics import _optax_rule
+    from ..dynamics import _optax_rule
 
     return _optax_rule.__wrapped__(tx)
 
