@@ -12,3 +12,7 @@ from . import krylov
 from .krylov import arnoldi, ritz_values
 
 __all__ = list(_analysis_all) + ["krylov", "arnoldi", "ritz_values"]
+from . import jacobians
+from .jacobians import field_jacobian, jacobian, update_jacobian
+
+__all__ += ["jacobians", "field_jacobian", "jacobian", "update_jacobian"]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from .. import games as _games
 from ..dynamics import canonical_state, check_lr, get_rule
 from ..fields import Field
+from .jacobians import compiled_update_jacobian, field_jacobian, jacobian, update_jacobian, update_jacobians_over_lr
 
 __all__ = [
     "StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
@@ -109,18 +108,11 @@ def point_or_rest(field: Field, z, fn: str = "analyze") -> jax.Array:
     return z
 
 
-_point = point_or_rest
 
 
 def _sorted_eigs(m) -> np.ndarray:
     ev = np.linalg.eigvals(np.asarray(m, dtype=np.float64))
     return ev[np.lexsort((ev.imag, ev.real))]
-
-
-@jax.jit
-def _jacobian_jit(field: Field, z):
-    # One compile per kind of field; its numbers and z are traced.
-    return jax.jacfwd(field)(z)
 
 
 def analyze(field: Field, z=None) -> StabilityReport:
@@ -141,8 +133,8 @@ def analyze(field: Field, z=None) -> StabilityReport:
     """
     if not isinstance(field, Field):
         raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
-    p = _point(field, z)
-    jac = np.asarray(_jacobian_jit(field, p))
+    p = point_or_rest(field, z)
+    jac = np.asarray(field_jacobian(field, p))
     ev = _sorted_eigs(jac)
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
     return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
@@ -181,6 +173,17 @@ class StabilityConditions:
     @property
     def stable(self) -> bool:
         return self.curvature_ok and self.coupling_ok
+
+    @property
+    def verdict(self) -> str:
+        """The verdict in a few words: "stable", "centre (not stable)", "saddle (unstable)" or "not stable"."""
+        if self.stable:
+            return "stable"
+        if self.coupling_ok and self.curvature == 0:
+            return "centre (not stable)"
+        if self.coupling > 0:
+            return "saddle (unstable)"
+        return "not stable"
 
     def explain(self) -> str:
         def mark(ok):
@@ -229,21 +232,6 @@ def stability_conditions(game) -> StabilityConditions:
 # ----------------------------------------------------------------------------- discrete time
 
 
-@functools.partial(jax.jit, static_argnames=("rule",))
-def _step_jacobian_jit(field: Field, z, lr, *, rule):
-    # The update as a map on the flat vector (z, optimiser state), differentiated at (z, init).
-    # One compile per (field kind, rule): the field's numbers, z and lr are traced.
-    state0 = rule.init(field, z)
-    flat0, unravel = ravel_pytree((z, state0))
-
-    def step(flat):
-        zz, st = unravel(flat)
-        z_new, st_new = rule.step(field, zz, st, lr)
-        return ravel_pytree((z_new, st_new))[0]
-
-    return jax.jacfwd(step)(flat0)
-
-
 def step_jacobian(field: Field, method="euler", lr=None, z=None) -> np.ndarray:
     """The Jacobian of one full update (state and optimiser state, flattened) at the rest point.
 
@@ -258,9 +246,9 @@ def step_jacobian(field: Field, method="euler", lr=None, z=None) -> np.ndarray:
         raise TypeError(f"`field` must be a jaxgan Field; got {type(field).__name__}.")
     rule = get_rule(method)
     lr = check_lr(rule, lr)
-    p = _point(field, z)
+    p = point_or_rest(field, z)
     lr_arr = None if lr is None else jnp.asarray(lr, dtype=p.dtype)
-    return np.asarray(_step_jacobian_jit(field, p, lr_arr, rule=rule))
+    return np.asarray(compiled_update_jacobian(field, p, lr_arr, rule=rule))
 
 
 def step_spectral_radius(field: Field, method="euler", lr=None, z=None) -> float:
@@ -330,7 +318,7 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
         return float(np.min(-2.0 * ev.real / np.abs(ev) ** 2))
     scale = float(np.max(np.abs(ev))) or 1.0
     hi = lr_max if lr_max is not None else 100.0 / scale
-    p = _point(field, z)
+    p = point_or_rest(field, z)
     # In float64 whatever the working precision (a scoped switch, restored on exit): at small
     # steps the radius is 1 - O(lr²) for extragradient/optimistic on a centre, which float32
     # cannot tell from 1.
@@ -339,7 +327,7 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
         p64 = jnp.asarray(np.asarray(p, np.float64))
 
         def radii(lrs):
-            m = np.asarray(_step_jacobians_jit(field64, p64, jnp.asarray(lrs, jnp.float64), rule=rule))
+            m = np.asarray(update_jacobians_over_lr(field64, p64, jnp.asarray(lrs, jnp.float64), rule=rule))
             # Eigenvalues on the host: non-symmetric eig is not available on every backend.
             return _radii(m)
 
@@ -377,11 +365,6 @@ def max_stable_lr(field: Field, method="euler", *, z=None, lr_max: float | None 
 def _to_f64(leaf):
     arr = jnp.asarray(leaf)
     return arr.astype(jnp.float64) if jnp.issubdtype(arr.dtype, jnp.floating) else arr
-
-
-@functools.partial(jax.jit, static_argnames=("rule",))
-def _step_jacobians_jit(field: Field, z, lrs, *, rule):
-    return jax.vmap(lambda lr: _step_jacobian_jit.__wrapped__(field, z, lr, rule=rule))(lrs)
 
 
 
@@ -493,7 +476,7 @@ def stability_region(field: Field, method="euler", lrs=None, *, param: str | Non
     vals = None if values is None else _grid_arg("values", values, False)
     if z is None and field.rest_point is None:
         raise ValueError(f"field {field.name!r} has no known rest point; pass `z=`.")
-    z_fixed = None if z is None else _point(field, z)
+    z_fixed = None if z is None else point_or_rest(field, z)
     dtype = jnp.result_type(float)
 
     def jac(lr, val):
@@ -505,14 +488,7 @@ def stability_region(field: Field, method="euler", lrs=None, *, param: str | Non
             r, lr_arg = _uncached_optax_rule(method(lr, val)), None
         else:
             r, lr_arg = rule, lr
-        state0 = r.init(f, p)
-        flat0, unravel = ravel_pytree((p, state0))
-
-        def stepf(flat):
-            zz, st = unravel(flat)
-            return ravel_pytree(r.step(f, zz, st, lr_arg))[0]
-
-        return jax.jacfwd(stepf)(flat0)
+        return update_jacobian(f, p, lr_arg, r)
 
     lr_arr = jnp.asarray(lrs, dtype)
     val_arr = jnp.asarray(vals if vals is not None else [0.0], dtype)
@@ -575,13 +551,13 @@ def eigenvalues_over(field: Field, param: str, values, *, z=None) -> np.ndarray:
                          f"got shape {vals.shape}.")
     if z is None and field.rest_point is None:
         raise ValueError(f"field {field.name!r} has no known rest point; pass `z=`.")
-    z_fixed = None if z is None else _point(field, z)
+    z_fixed = None if z is None else point_or_rest(field, z)
     dtype = jnp.result_type(float)
 
     def jac(v):
         f = field.replace(**{param: v})
         p = z_fixed if z_fixed is not None else jnp.asarray(f.rest_point, dtype)
-        return jax.jacfwd(f)(p)
+        return jacobian(f, p)
 
     m = np.asarray(jax.jit(jax.vmap(jac))(jnp.asarray(vals, dtype)), dtype=np.float64)
     ev = np.linalg.eigvals(m).astype(np.complex128)
