@@ -5,7 +5,7 @@ One table, one run. Every case runs in its own subprocess so that its peak memor
 - the plain recipe (the baseline): the N×P Jacobian by `jax.vmap(jax.grad(D))`, then `J @ J.T`,
   one jitted function;
 - jaxgan's structured path (per-layer factors, never the N×P Jacobian);
-- jaxgan's generic row-block path (`method="jacobian"`, any network; run with a 1 GiB budget for
+- jaxgan's generic row-block path (`algorithm="jacobian"`, any network; run with a 1 GiB budget for
   its two blocks of Jacobian rows — the default is 256 MiB);
 
 on the MLP 1→512→512→1 (ReLU, float32) with N = 2048 points, the wide MLP 1→2048→2048→1 with
@@ -109,7 +109,7 @@ def run_case(name: str, quick: bool) -> dict:
     else:
         budget = JACOBIAN_BUDGET if method == "jacobian" else kernels.DEFAULT_MEMORY_BUDGET
         out["memory_budget"] = budget
-        fn = lambda: kernels.parametric_kernel(apply, params, x, method=method, memory_budget=budget)  # noqa: E731
+        fn = lambda: kernels.parametric_kernel(apply, params, x, algorithm=method, memory_budget=budget)  # noqa: E731
     times = []
     t0 = time.perf_counter()
     k = fn()

@@ -22,15 +22,19 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from . import games as _games
-from ._checks import check_float, check_int
 from . import plotting
-from .dynamics import Fate, simulate
+from ._checks import check_float, check_int
+from ._format import eigenvalues_text, lr_text
+from .dynamics import simulate
+from .errors import ArgumentError
+from .fates import Fate
 from .fields import Field, pointwise_field
+from .progress import reporter
 from .stability import analyze, max_stable_lr, stability_conditions
 
 __all__ = ["reproduce", "Reproduction", "ARTICLE_GAMES", "ARTICLE_TITLES", "article_runs", "extra_starts",
@@ -69,7 +73,7 @@ def extra_starts(name: str, field: Field) -> list[tuple[float, float]]:
 
 
 def _save_every(steps: int) -> int:
-    return plotting._save_every_for(steps)
+    return plotting.portraits.save_every_for(steps)
 
 
 def article_runs(pd: float = ARTICLE_PD, *, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
@@ -79,7 +83,7 @@ def article_runs(pd: float = ARTICLE_PD, *, steps: int = ARTICLE_STEPS, lr: floa
     **Arguments:** `pd`, `steps`, `lr`, `start`: the article's script (defaults: 0.2, 100 000, 1e-3,
     (0.75, 0.9)); `games`: preset names; `with_extra`: also run `extra_starts`.
 
-    **Returns:** a dict `name -> (field, [(path, SimulationInfo), ...])`, the article's run first. Paths
+    **Returns:** a dict `name -> (field, [Trajectory, ...])`, the article's run first. Paths
     keep about 2000 rows (`save_every` = the largest divisor of `steps` ≤ steps / 2000).
     """
     out = {}
@@ -87,7 +91,7 @@ def article_runs(pd: float = ARTICLE_PD, *, steps: int = ARTICLE_STEPS, lr: floa
     for name in games:
         field = pointwise_field(name, pd)
         starts = [tuple(float(v) for v in start)] + (extra_starts(_games.get(name).name, field) if with_extra else [])
-        runs = [simulate(field, s, steps=steps, lr=lr, method="euler", save_every=se, return_info=True, warn=False)
+        runs = [simulate(field, s, steps=steps, lr=lr, method="euler", save_every=se, warn=False)
                 for s in starts]
         out[name] = (field, runs)
     return out
@@ -114,8 +118,8 @@ def stability_rows(pd: float = ARTICLE_PD, games: Sequence[str] | None = None) -
             "game": game.name, "d0": cond.d0,
             "eigenvalues": [[float(l.real), float(l.imag)] for l in rep.eigenvalues],
             "kind": rep.kind, "stable": bool(rep.stable), "curvature": cond.curvature, "coupling": cond.coupling,
-            "criterion": bool(cond.stable), "lr_max_euler": max_stable_lr(field, "euler"),
-            "lr_max_alternating": max_stable_lr(field, "alternating"), "source": game.source,
+            "criterion": bool(cond.stable), "lr_max_euler": max_stable_lr(field, method="euler"),
+            "lr_max_alternating": max_stable_lr(field, method="alternating"), "source": game.source,
         })
     return rows
 
@@ -124,26 +128,21 @@ def _trajectory_rows(runs) -> list[dict]:
     rows = []
     for name, (field, items) in runs.items():
         rest = np.asarray(field.rest_point, dtype=np.float64)
-        for k, (path, info) in enumerate(items):
-            path = np.asarray(path, dtype=np.float64)
-            final = np.asarray(info.final, dtype=np.float64)
+        for k, run in enumerate(items):
+            final = np.asarray(run.final, dtype=np.float64)
             rows.append({"game": name, "run": "article" if k == 0 else "inside the domain",
-                         "start": path[0].tolist(), "fate": Fate(info.fate).name.lower(),
-                         "exit_step": int(info.exit_step), "final": final.tolist(),
+                         "start": np.asarray(run.path[0], np.float64).tolist(), "fate": Fate(run.fate).name.lower(),
+                         "exit_step": int(run.exit_step), "final": final.tolist(),
                          "distance_to_rest": float(np.linalg.norm(final - rest))})
     return rows
 
 
 def _eig_text(pairs) -> str:
-    out = []
-    for re, im in pairs:
-        re = re + 0.0  # no "-0"
-        out.append(f"{re:.4g}" if abs(im) < 1e-9 else f"{re:.4g} {'+' if im >= 0 else '−'} {abs(im):.4g}i")
-    return ", ".join(out)
+    return eigenvalues_text([complex(re, im) for re, im in pairs], 4, minus="−")
 
 
 def _lr_text(x) -> str:
-    return "∞" if x == math.inf or x == "inf" else "0 (none)" if x == 0 else f"{x:.4g}"
+    return lr_text(x, 4, none="0 (none)")
 
 
 _FATE_TEXT = {"undecided": "ran all steps", "left_domain": "left the domain", "diverged": "diverged"}
@@ -218,9 +217,9 @@ def _check_args(pd, steps, lr, start, dpi):
     try:
         s = tuple(float(v) for v in start)
     except (TypeError, ValueError):
-        raise ValueError(f"reproduce argument `start` must be a pair (D, pg); got {start!r}.") from None
+        raise ArgumentError(f"reproduce argument `start` must be a pair (D, pg); got {start!r}.") from None
     if len(s) != 2 or not all(math.isfinite(v) for v in s):
-        raise ValueError(f"reproduce argument `start` must be a pair of finite numbers (D, pg); got {start!r}.")
+        raise ArgumentError(f"reproduce argument `start` must be a pair of finite numbers (D, pg); got {start!r}.")
     check_int("reproduce", "dpi", dpi, 30, 1200)
     return s
 
@@ -237,7 +236,7 @@ def _move_into(tmp: str, out: str) -> None:
 
 def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
               start=ARTICLE_START, with_extra: bool = True, dpi: int = 150,
-              progress: Callable[[str], None] | None = None) -> Reproduction:
+              progress=False) -> Reproduction:
     """Write the article's figures and the stability table of every preset game into the folder `out`.
 
     Files (names fixed):
@@ -261,65 +260,75 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
       `steps` gives a quick preview.
     - `with_extra`: also draw one orbit that stays inside `pg ≥ 0` for Wasserstein and quadratic
       (`extra_starts`).
-    - `dpi`: resolution of the PNGs; `progress`: optional callback receiving one line per stage.
+    - `dpi`: resolution of the PNGs.
+    - `progress`: `True` for a bar on stderr, a callable receiving a `jaxgan.ProgressEvent` per
+      stage (3 stages), `False` for silence.
 
     **Returns:** a `Reproduction` (folder, file names, the table's rows, the runs, seconds).
 
-    **Raises:** `ValueError` for bad arguments or an `out` that exists and is not a folder (before any
+    **Raises:** `ArgumentError` for bad arguments or an `out` that exists and is not a folder (before any
     work); whatever a stage raises, after removing the temporary folder.
     """
     t0 = time.perf_counter()
     start = _check_args(pd, steps, lr, start, dpi)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"reproduce argument `out` must be a folder; {out!r} exists and is not one.")
-    say = progress or (lambda _msg: None)
+        raise ArgumentError(f"reproduce argument `out` must be a folder; {out!r} exists and is not one.")
+    report = reporter("reproduce", progress, "reproduce", 3)
     parent = os.path.dirname(out) or "."
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
     try:
-        import matplotlib.pyplot as plt
-
-        say(f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
         runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
-        written = []
-        for name, (field, items) in runs.items():
-            ax = plotting.phase_portrait(field, trajectories=items, colorbar=True,
-                                         title=f"{ARTICLE_TITLES[name]}, pd = {pd:g}")
-            fname = f"portrait_{name}.png"
-            ax.figure.savefig(os.path.join(tmp, fname), dpi=dpi)
-            plt.close(ax.figure)
-            written.append(fname)
-        say("phase portraits written")
-        fig = plotting.portrait_grid({ARTICLE_TITLES[n]: f for n, (f, _) in runs.items()},
-                                     trajectories=[items for _, items in runs.values()], ncols=2,
-                                     suptitle=f"The article's fields at pd = {pd:g}: Euler, lr = {lr:g}, "
-                                              f"{steps:,} steps from (D, pg) = ({start[0]:g}, {start[1]:g})")
-        fig.savefig(os.path.join(tmp, "article_fields.png"), dpi=dpi)
-        plt.close(fig)
-        written.append("article_fields.png")
-
-        say("stability table of every preset game")
-        rows = stability_rows(pd)
-        traj = _trajectory_rows(runs)
-        ax = plotting.eigenvalues([pointwise_field(r["game"], pd) for r in rows],
-                                  title=f"rest-point eigenvalues of the preset games, pd = {pd:g}")
-        ax.figure.savefig(os.path.join(tmp, "eigenvalues.png"), dpi=dpi)
-        plt.close(ax.figure)
-        written.append("eigenvalues.png")
-
+        report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
+        written = _write_portraits(tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start, dpi=dpi)
+        report(2, "phase portraits written")
+        rows, traj = stability_rows(pd), _trajectory_rows(runs)
         settings = {"pd": pd, "steps": int(steps), "lr": lr, "start": list(start), "method": "euler"}
-        with open(os.path.join(tmp, "stability.md"), "w", encoding="utf-8") as fh:
-            fh.write(_markdown(rows, traj, settings))
-        _write_csv(os.path.join(tmp, "stability.csv"), rows)
-        json_rows = [{**r, "lr_max_euler": _finite_or_str(r["lr_max_euler"]),
-                      "lr_max_alternating": _finite_or_str(r["lr_max_alternating"])} for r in rows]
-        with open(os.path.join(tmp, "stability.json"), "w", encoding="utf-8") as fh:
-            json.dump({"settings": settings, "games": json_rows, "trajectories": traj}, fh, indent=1)
-        written += ["stability.md", "stability.csv", "stability.json"]
+        written += _write_tables(tmp, rows, traj, settings, dpi=dpi)
+        report(3, "stability table of every preset game written")
         _move_into(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    seconds = time.perf_counter() - t0
-    return Reproduction(out, sorted(written), rows, traj, seconds)
+    return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
+
+
+def _write_portraits(tmp: str, runs: dict, *, pd, steps: int, lr, start, dpi: int) -> list[str]:
+    """One phase portrait per game and the combined panel, as PNGs in `tmp`; returns the names."""
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, (field, items) in runs.items():
+        ax = plotting.phase_portrait(field, trajectories=items, colorbar=True,
+                                     title=f"{ARTICLE_TITLES[name]}, pd = {pd:g}")
+        fname = f"portrait_{name}.png"
+        ax.figure.savefig(os.path.join(tmp, fname), dpi=dpi)
+        plt.close(ax.figure)
+        written.append(fname)
+    fig = plotting.portrait_grid({ARTICLE_TITLES[n]: f for n, (f, _) in runs.items()},
+                                 trajectories=[items for _, items in runs.values()], ncols=2,
+                                 suptitle=f"The article's fields at pd = {pd:g}: Euler, lr = {lr:g}, "
+                                          f"{steps:,} steps from (D, pg) = ({start[0]:g}, {start[1]:g})")
+    fig.savefig(os.path.join(tmp, "article_fields.png"), dpi=dpi)
+    plt.close(fig)
+    return written + ["article_fields.png"]
+
+
+def _write_tables(tmp: str, rows: list, traj: list, settings: dict, *, dpi: int) -> list[str]:
+    """The eigenvalue figure and the stability table (markdown, CSV, JSON) in `tmp`; returns the names."""
+    import matplotlib.pyplot as plt
+
+    pd = settings["pd"]
+    ax = plotting.eigenvalues([pointwise_field(r["game"], pd) for r in rows],
+                              title=f"rest-point eigenvalues of the preset games, pd = {pd:g}")
+    ax.figure.savefig(os.path.join(tmp, "eigenvalues.png"), dpi=dpi)
+    plt.close(ax.figure)
+    with open(os.path.join(tmp, "stability.md"), "w", encoding="utf-8") as fh:
+        fh.write(_markdown(rows, traj, settings))
+    _write_csv(os.path.join(tmp, "stability.csv"), rows)
+    json_rows = [{**r, "lr_max_euler": _finite_or_str(r["lr_max_euler"]),
+                  "lr_max_alternating": _finite_or_str(r["lr_max_alternating"])} for r in rows]
+    with open(os.path.join(tmp, "stability.json"), "w", encoding="utf-8") as fh:
+        json.dump({"settings": settings, "games": json_rows, "trajectories": traj}, fh, indent=1)
+    return ["eigenvalues.png", "stability.md", "stability.csv", "stability.json"]

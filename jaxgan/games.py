@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["Game", "get", "names", "register", "solve_d0"]
 
 ScalarFn = Callable[[jax.Array], jax.Array]
@@ -70,20 +72,20 @@ class Game:
     def __post_init__(self):
         for arg in ("f1", "f2", "f3"):
             if not callable(getattr(self, arg)):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"Game argument `{arg}` must be a callable of one scalar (written with "
                     f"jax.numpy); got {type(getattr(self, arg)).__name__}."
                 )
         if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"Game argument `name` must be a non-empty string; got {self.name!r}.")
+            raise ArgumentTypeError(f"Game argument `name` must be a non-empty string; got {self.name!r}.")
         try:
             lo, hi = (float(v) for v in self.d_domain)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise ArgumentError(
                 f"Game argument `d_domain` must be a pair (lo, hi) of numbers; got {self.d_domain!r}."
             ) from None
         if math.isnan(lo) or math.isnan(hi) or not lo < hi:
-            raise ValueError(
+            raise ArgumentError(
                 f"Game argument `d_domain` must satisfy lo < hi; got {self.d_domain!r} "
                 f"for game {self.name!r}."
             )
@@ -91,7 +93,7 @@ class Game:
         if self.d0 is not None:
             d0 = float(self.d0)
             if not (lo < d0 < hi):
-                raise ValueError(
+                raise ArgumentError(
                     f"Game argument `d0` must lie inside d_domain {self.d_domain}; got {d0} "
                     f"for game {self.name!r}."
                 )
@@ -194,7 +196,7 @@ def solve_d0(game: Game, *, dtype=None, tol: float | None = None, max_iter: int 
         finite[:-1] & finite[1:] & (np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)
     )
     if np.all(vals[finite] == 0) and finite.any():
-        raise ValueError(
+        raise ArgumentError(
             f"Game {game.name!r}: f1'(D) + f2'(D) is zero everywhere on {game.d_domain}, so "
             f"the rest point's D0 is not determined; pass d0= to Game (the article uses "
             f"D0 = 0 for Wasserstein)."
@@ -203,7 +205,7 @@ def solve_d0(game: Game, *, dtype=None, tol: float | None = None, max_iter: int 
     candidates = [(abs(float(grid[i]) - centre), "exact", i) for i in exact]
     candidates += [(abs(0.5 * float(grid[i] + grid[i + 1]) - centre), "bracket", i) for i in sign_change]
     if not candidates:
-        raise ValueError(
+        raise ArgumentError(
             f"Game {game.name!r}: f1'(D) + f2'(D) = 0 has no root inside d_domain "
             f"{game.d_domain} (no sign change found), so the pointwise field has no rest "
             f"point. Check the signs of f1 and f2, or pass d0= to Game explicitly."
@@ -247,7 +249,7 @@ def register(name: str):
 
     def deco(factory):
         if name in _REGISTRY:
-            raise ValueError(f"a game named {name!r} is already registered")
+            raise ArgumentError(f"a game named {name!r} is already registered")
         _REGISTRY[name] = functools.lru_cache(maxsize=1)(factory)
         return factory
 
@@ -267,11 +269,11 @@ def get(name: str | Game) -> Game:
     if isinstance(name, Game):
         return name
     if not isinstance(name, str):
-        raise TypeError(f"game must be a preset name (str) or a Game; got {type(name).__name__}.")
+        raise ArgumentTypeError(f"game must be a preset name (str) or a Game; got {type(name).__name__}.")
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
-        raise ValueError(f"unknown game {name!r}; valid names: {', '.join(names())}.")
+        raise ArgumentError(f"unknown game {name!r}; valid names: {', '.join(names())}.")
     return _REGISTRY[key]()
 
 
@@ -323,7 +325,7 @@ def quadratic() -> Game:
 
     Globally stable: V = distance² to the rest point is a Lyapunov function.
 
-    Source: the article this project implements (see NOTES.md, section 5).
+    Source: the article this project implements, section 5 (the README restates it).
     """
     return Game(lambda d: -0.5 * d * d, lambda d: d, lambda d: -d, name="quadratic",
                 source="the article (GANs as 2-D vector fields), section 5")

@@ -23,9 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_callable, check_instance, check_int
+from .errors import ArgumentError, ArgumentTypeError
 from .fields import Field
-from .stability import point_or_rest
+from .stability import field_jacobian, point_or_rest
 
 __all__ = ["LyapunovCheck", "check", "QuadraticLyapunov", "quadratic", "solve_lyapunov", "distance_squared"]
 
@@ -46,22 +47,22 @@ def solve_lyapunov(a, q) -> jax.Array:
 
     **Returns:** `P`: `Float[Array, "n n"]` (symmetrised when `Q` is symmetric).
 
-    **Raises:** `ValueError` for non-square or mismatched shapes, or a singular system (some
+    **Raises:** `ArgumentError` for non-square or mismatched shapes, or a singular system (some
     `λᵢ + λⱼ = 0`, e.g. a centre).
     """
     a = jnp.asarray(a, dtype=jnp.result_type(float))
     q = jnp.asarray(q, dtype=a.dtype)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"solve_lyapunov argument `a` must be a square matrix; got shape {a.shape}.")
+        raise ArgumentError(f"solve_lyapunov argument `a` must be a square matrix; got shape {a.shape}.")
     if q.shape != a.shape:
-        raise ValueError(f"solve_lyapunov argument `q` must have the shape of `a` {a.shape}; got {q.shape}.")
+        raise ArgumentError(f"solve_lyapunov argument `q` must have the shape of `a` {a.shape}; got {q.shape}.")
     n = a.shape[0]
     eye = jnp.eye(n, dtype=a.dtype)
     k = jnp.kron(a.T, eye) + jnp.kron(eye, a.T)
     ev = np.linalg.eigvals(np.asarray(a, dtype=np.float64))
     gap = np.min(np.abs(ev[:, None] + ev[None, :]))
     if gap <= 1e3 * float(jnp.finfo(a.dtype).eps) * max(1.0, float(np.max(np.abs(ev)))):
-        raise ValueError(
+        raise ArgumentError(
             f"solve_lyapunov: AᵀP + PA = -Q has no unique solution: eigenvalues of `a` "
             f"({np.round(ev, 6).tolist()}) contain a pair summing to zero (a centre or a saddle-like pair)."
         )
@@ -92,10 +93,10 @@ class QuadraticLyapunov:
         return jnp.einsum("...i,ij,...j->...", d, self.p, d)
 
 
-def quadratic(field: Field, q=None, *, z=None) -> QuadraticLyapunov:
+def quadratic(field: Field, z=None, *, q=None) -> QuadraticLyapunov:
     """A quadratic Lyapunov function from the linearisation at the rest point.
 
-    With `A = ∂v/∂z` at `z*` (by `jax.jacfwd`), solve `AᵀP + PA = -Q` (`solve_lyapunov`); then
+    With `A = ∂v/∂z` at `z*` (`jaxgan.stability.field_jacobian`), solve `AᵀP + PA = -Q` (`solve_lyapunov`); then
     `V(z) = (z - z*)ᵀP(z - z*)` satisfies `dV/dt = -(z - z*)ᵀQ(z - z*)` for the linearised field,
     so it certifies the rest point locally. How far that reaches is what `check` measures.
 
@@ -107,12 +108,11 @@ def quadratic(field: Field, q=None, *, z=None) -> QuadraticLyapunov:
 
     **Returns:** a `QuadraticLyapunov`.
 
-    **Raises:** `ValueError` if the linearisation is not Hurwitz (some eigenvalue has real part
+    **Raises:** `ArgumentError` if the linearisation is not Hurwitz (some eigenvalue has real part
     `≥ 0`: no quadratic certificate exists — for a centre, `AᵀP + PA = 0` is solved by many `P`
     and none gives a strict decrease), or `q` is not symmetric positive definite.
     """
-    if not isinstance(field, Field):
-        raise TypeError(f"quadratic argument `field` must be a jaxgan Field; got {type(field).__name__}.")
+    check_instance("quadratic", "field", field, Field, "a jaxgan Field")
     center = _center(field, z, "quadratic")
     n = field.dim
     dtype = center.dtype
@@ -121,14 +121,14 @@ def quadratic(field: Field, q=None, *, z=None) -> QuadraticLyapunov:
     else:
         qn = np.asarray(q, dtype=np.float64)
         if qn.shape != (n, n):
-            raise ValueError(f"quadratic argument `q` must have shape ({n}, {n}); got {qn.shape}.")
+            raise ArgumentError(f"quadratic argument `q` must have shape ({n}, {n}); got {qn.shape}.")
         if not np.allclose(qn, qn.T) or np.min(np.linalg.eigvalsh(0.5 * (qn + qn.T))) <= 0:
-            raise ValueError("quadratic argument `q` must be symmetric positive definite.")
+            raise ArgumentError("quadratic argument `q` must be symmetric positive definite.")
         q = jnp.asarray(qn, dtype)
-    a = jax.jacfwd(field)(center)
+    a = field_jacobian(field, center)
     ev = np.linalg.eigvals(np.asarray(a, dtype=np.float64))
     if np.any(ev.real >= 0):
-        raise ValueError(
+        raise ArgumentError(
             f"quadratic argument `field`: the linearisation of {field.name!r} at {np.asarray(center).tolist()} is "
             f"not Hurwitz (eigenvalues {np.round(ev, 6).tolist()}); AᵀP + PA = -Q has no positive definite "
             f"solution."
@@ -138,7 +138,7 @@ def quadratic(field: Field, q=None, *, z=None) -> QuadraticLyapunov:
     return QuadraticLyapunov(p, center, a, q, pd)
 
 
-def distance_squared(field: Field, *, z=None) -> Callable:
+def distance_squared(field: Field, z=None) -> Callable:
     """`V(z) = ‖z - z*‖²` about the rest point `z*` (the article's "distance to the rest point").
 
     For the article's quadratic GAN (`f1 = -D²/2, f2 = D, f3 = -D`, rest point `(1, pd)`), with
@@ -152,8 +152,7 @@ def distance_squared(field: Field, *, z=None) -> Callable:
     trajectory inside the disc of its starting distance; the discs that stay in `pg ≥ 0` have
     radius `≤ pd`. Starts farther out can cross `pg = 0` (e.g. `(3, 2)` at `pd = 1/2`).
     """
-    if not isinstance(field, Field):
-        raise TypeError(f"distance_squared argument `field` must be a jaxgan Field; got {type(field).__name__}.")
+    check_instance("distance_squared", "field", field, Field, "a jaxgan Field")
     center = _center(field, z, "distance_squared")
 
     def V(zz):
@@ -222,12 +221,12 @@ def _bounds(field: Field, lower, upper):
     hi = np.asarray(upper, dtype=np.float64)
     for name, arr in (("lower", lo), ("upper", hi)):
         if arr.shape != (field.dim,):
-            raise ValueError(f"check argument `{name}` must have shape ({field.dim},) for field {field.name!r}; "
+            raise ArgumentError(f"check argument `{name}` must have shape ({field.dim},) for field {field.name!r}; "
                              f"got {arr.shape}.")
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"check argument `{name}` must be finite; got {arr.tolist()}.")
+            raise ArgumentError(f"check argument `{name}` must be finite; got {arr.tolist()}.")
     if np.any(hi <= lo):
-        raise ValueError(f"check arguments `lower` < `upper` required; got {lo.tolist()} and {hi.tolist()}.")
+        raise ArgumentError(f"check arguments `lower` < `upper` required; got {lo.tolist()} and {hi.tolist()}.")
     return lo, hi
 
 
@@ -252,32 +251,30 @@ def check(field: Field, V: Callable, lower, upper, *, n: int = 101, exclude_radi
 
     **Returns:** a `LyapunovCheck`.
 
-    **Raises:** `ValueError`/`TypeError` for bad bounds, `n`, a `V` that is not callable or does
+    **Raises:** `ArgumentError`/`TypeError` for bad bounds, `n`, a `V` that is not callable or does
     not return a scalar, or a grid with no point left; before anything is compiled.
     """
-    if not isinstance(field, Field):
-        raise TypeError(f"check argument `field` must be a jaxgan Field; got {type(field).__name__}.")
-    if not callable(V):
-        raise TypeError(f"check argument `V` must be callable V(z) -> scalar; got {type(V).__name__}.")
+    check_instance("check", "field", field, Field, "a jaxgan Field")
+    check_callable("check", "V", V, "callable V(z) -> scalar")
     check_int("check", "n", n, 2)
     lo, hi = _bounds(field, lower, upper)
     if n ** field.dim > 4_000_000:
-        raise ValueError(f"check argument `n`: {n}^{field.dim} grid points is too many; use a smaller `n`.")
+        raise ArgumentError(f"check argument `n`: {n}^{field.dim} grid points is too many; use a smaller `n`.")
     dtype = jnp.result_type(float)
     try:
         out = jax.eval_shape(V, jax.ShapeDtypeStruct((field.dim,), dtype))
     except Exception as exc:  # noqa: BLE001 - report what V did
-        raise TypeError(f"check argument `V` must map a state of shape ({field.dim},) to a scalar; calling it "
+        raise ArgumentTypeError(f"check argument `V` must map a state of shape ({field.dim},) to a scalar; calling it "
                         f"failed: {exc}") from None
     if not hasattr(out, "shape") or out.shape != ():
-        raise ValueError(f"check argument `V` must return a scalar; got {getattr(out, 'shape', out)} for a state of "
+        raise ArgumentError(f"check argument `V` must return a scalar; got {getattr(out, 'shape', out)} for a state of "
                          f"shape ({field.dim},).")
     if rtol is None:
         rtol = 100 * float(jnp.finfo(dtype).eps)
     if exclude_radius is None:
         exclude_radius = 1e-3 * float(np.linalg.norm(hi - lo))
     if not (math.isfinite(exclude_radius) and exclude_radius >= 0):
-        raise ValueError(f"check argument `exclude_radius` must be ≥ 0 and finite; got {exclude_radius!r}.")
+        raise ArgumentError(f"check argument `exclude_radius` must be ≥ 0 and finite; got {exclude_radius!r}.")
     center = None
     if z is not None or field.rest_point is not None:
         center = np.asarray(_center(field, z, "check"), dtype=np.float64)
@@ -290,7 +287,7 @@ def check(field: Field, V: Callable, lower, upper, *, n: int = 101, exclude_radi
     n_excluded = int(np.sum(~keep))
     pts = pts[keep]
     if pts.shape[0] == 0:
-        raise ValueError("check: no grid point left inside the domain and outside the excluded ball; widen the box.")
+        raise ArgumentError("check: no grid point left inside the domain and outside the excluded ball; widen the box.")
 
     def one(zz):
         v = field(zz)

@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int
+from ._checks import bad_type, bad_value, check_bool, check_float, check_int
+from .errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["MLPSpec", "MLPApply", "mlp", "spec_of", "dropout_masks", "ACTIVATIONS"]
 
@@ -88,6 +89,7 @@ class MLPSpec:
         return p
 
     def act(self, h):
+        """The activation applied to pre-activations `h`."""
         if self.activation == "relu":
             return jax.nn.relu(h)
         if self.activation == "leaky_relu":
@@ -95,6 +97,7 @@ class MLPSpec:
         return jnp.tanh(h)
 
     def gain(self) -> float:
+        """The initialisation gain of the hidden layers (He / LeCun, see the module docstring)."""
         if self.activation == "relu":
             return math.sqrt(2.0)
         if self.activation == "leaky_relu":
@@ -103,29 +106,26 @@ class MLPSpec:
 
 
 def _check_sizes(sizes) -> tuple:
+    """`(d_in, ..., d_out)`: at least two ints ≥ 1."""
+    want = "a sequence of positive ints (d_in, ..., d_out)"
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(f"mlp argument `sizes` must be a sequence of positive ints (d_in, ..., d_out); got {sizes!r}.")
-    out = []
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-            raise TypeError(f"mlp argument `sizes` must hold positive ints; got {list(sizes)!r}.")
-        if s < 1:
-            raise ValueError(f"mlp argument `sizes` must hold widths ≥ 1; got {list(sizes)!r}.")
-        out.append(int(s))
-    if len(out) < 2:
-        raise ValueError(f"mlp argument `sizes` needs at least (d_in, d_out); got {list(sizes)!r}.")
-    return tuple(out)
+        raise bad_type("mlp", "sizes", want, sizes)
+    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in sizes):
+        raise ArgumentTypeError(f"mlp argument `sizes` must hold positive ints; got {list(sizes)!r}.")
+    if any(s < 1 for s in sizes):
+        raise ArgumentError(f"mlp argument `sizes` must hold widths ≥ 1; got {list(sizes)!r}.")
+    if len(sizes) < 2:
+        raise ArgumentError(f"mlp argument `sizes` needs at least (d_in, d_out); got {list(sizes)!r}.")
+    return tuple(int(s) for s in sizes)
 
 
-def _check_unit(name, value, lo, hi, lo_closed=True, hi_closed=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"mlp argument `{name}` must be a number; got {value!r}.") from None
-    ok = math.isfinite(v) and (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi)
-    if not ok:
-        rng = f"{'[' if lo_closed else '('}{lo}, {hi}{']' if hi_closed else ')'}"
-        raise ValueError(f"mlp argument `{name}` must lie in {rng}; got {value!r}.")
+def _check_fraction(name: str, value, *, zero_ok: bool, one_ok: bool) -> float:
+    """A finite number in `[0, 1)`, `(0, 1]`, ... as the flags say (`_checks.check_float` with
+    both ends of the unit interval)."""
+    v = check_float("mlp", name, value, sign="any")
+    if not ((v >= 0 if zero_ok else v > 0) and (v <= 1 if one_ok else v < 1)):
+        rng = f"{'[' if zero_ok else '('}0, 1{']' if one_ok else ')'}"
+        raise bad_value("mlp", name, f"in {rng}", value)
     return v
 
 
@@ -160,9 +160,9 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
         the running statistics moved towards this batch's (with `bn_momentum = 1` they become
         exactly the batch statistics, so eval mode then reproduces train mode on that batch).
 
-    **Raises:** `TypeError`/`ValueError` naming the argument for bad sizes, an unknown
+    **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument for bad sizes, an unknown
     activation, BatchNorm or dropout without a hidden layer, or values out of range; `apply`
-    raises `ValueError` for an input of the wrong rank or feature size, a missing dropout key
+    raises `ArgumentError` for an input of the wrong rank or feature size, a missing dropout key
     or mask, or a mask of the wrong shape.
 
     **Example:**
@@ -175,23 +175,22 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
     """
     sizes = _check_sizes(sizes)
     if not isinstance(activation, str) or activation.strip().lower().replace("-", "_") not in _ALIASES:
-        raise ValueError(f"mlp argument `activation` must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
+        raise bad_value("mlp", "activation", f"one of {', '.join(ACTIVATIONS)}", activation)
     activation = _ALIASES[activation.strip().lower().replace("-", "_")]
-    if not isinstance(batchnorm, (bool, np.bool_)):
-        raise TypeError(f"mlp argument `batchnorm` must be a bool; got {batchnorm!r}.")
-    dropout = _check_unit("dropout", dropout, 0.0, 1.0)
-    negative_slope = _check_unit("negative_slope", negative_slope, 0.0, 1.0)
-    bn_eps = _check_unit("bn_eps", bn_eps, 0.0, math.inf, lo_closed=False)
-    bn_momentum = _check_unit("bn_momentum", bn_momentum, 0.0, 1.0, lo_closed=False, hi_closed=True)
+    batchnorm = check_bool("mlp", "batchnorm", batchnorm)
+    dropout = _check_fraction("dropout", dropout, zero_ok=True, one_ok=False)
+    negative_slope = _check_fraction("negative_slope", negative_slope, zero_ok=True, one_ok=False)
+    bn_eps = check_float("mlp", "bn_eps", bn_eps, sign="positive")
+    bn_momentum = _check_fraction("bn_momentum", bn_momentum, zero_ok=False, one_ok=True)
     if len(sizes) < 3 and (batchnorm or dropout > 0):
-        raise ValueError(
+        raise ArgumentError(
             f"mlp: `batchnorm` and `dropout` act on hidden layers; sizes {list(sizes)} has none "
             f"(give at least (d_in, h, d_out))."
         )
-    spec = MLPSpec(sizes, activation, bool(batchnorm), dropout, negative_slope, bn_eps, bn_momentum)
+    spec = MLPSpec(sizes, activation, batchnorm, dropout, negative_slope, bn_eps, bn_momentum)
 
     def init(key):
-        return _init(spec, _check_key(key, "init argument `key`"))
+        return _init(spec, _check_key(key, "init"))
 
     init.__doc__ = f"Initial parameters of the MLP {spec.sizes} ({spec.activation}); `init(key) -> params`."
     return init, MLPApply(spec)
@@ -209,13 +208,12 @@ class MLPApply:
 
     def __call__(self, params, x, *, train: bool = False, key=None, mask=None, update_stats: bool = False):
         if update_stats and not (train and self.spec.batchnorm):
-            raise ValueError("apply argument `update_stats=True` needs `train=True` and a BatchNorm network.")
-        if not isinstance(train, (bool, np.bool_)):
-            raise TypeError(f"apply argument `train` must be a bool; got {train!r}.")
+            raise ArgumentError("apply argument `update_stats=True` needs `train=True` and a BatchNorm network.")
+        train = check_bool("apply", "train", train)
         if key is not None:
-            key = _check_key(key, "apply argument `key`")
+            key = _check_key(key, "apply")
         # One compiled function per architecture, mode and shapes (inlined when traced by the caller).
-        return _apply_jit(self.spec, params, x, bool(train), key, mask, bool(update_stats))
+        return _apply_jit(self.spec, params, x, train, key, mask, bool(update_stats))
 
     def __repr__(self):
         s = self.spec
@@ -286,13 +284,14 @@ def _layout(spec: MLPSpec) -> dict:
     return out
 
 
-def _check_key(key, what):
+def _check_key(key, fn: str):
+    """A JAX PRNG key: a typed key array or a raw `uint32[2]` (a NumPy one is moved to the device)."""
     if isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
                                        or (key.dtype == jnp.uint32 and key.shape == (2,))):
         return key
     if isinstance(key, np.ndarray) and key.dtype == np.uint32 and key.shape == (2,):
         return jnp.asarray(key)
-    raise TypeError(f"{what} must be a jax PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}.")
+    raise bad_type(fn, "key", "a jax PRNG key (jax.random.PRNGKey / jax.random.key)", key)
 
 
 def _canonical_x(spec: MLPSpec, x, dtype):
@@ -300,14 +299,14 @@ def _canonical_x(spec: MLPSpec, x, dtype):
     d = spec.sizes[0]
     if x.ndim == 1:
         if d != 1:
-            raise ValueError(f"apply argument `x` of shape {x.shape} is only accepted for d_in = 1; "
+            raise ArgumentError(f"apply argument `x` of shape {x.shape} is only accepted for d_in = 1; "
                              f"this MLP takes (n, {d}).")
         x = x[:, None]
     elif x.ndim != 2:
-        raise ValueError(f"apply argument `x` must have shape (n, {d})" + (" or (n,)" if d == 1 else "")
+        raise ArgumentError(f"apply argument `x` must have shape (n, {d})" + (" or (n,)" if d == 1 else "")
                          + f"; got shape {x.shape}.")
     if x.shape[1] != d:
-        raise ValueError(f"apply argument `x` must have {d} features (shape (n, {d})); got shape {x.shape}.")
+        raise ArgumentError(f"apply argument `x` must have {d} features (shape (n, {d})); got shape {x.shape}.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(dtype)
     return x
@@ -324,9 +323,9 @@ def dropout_masks(apply_or_spec, key, n: int) -> list:
     """
     spec = apply_or_spec if isinstance(apply_or_spec, MLPSpec) else spec_of(apply_or_spec)
     if spec is None:
-        raise TypeError(f"dropout_masks argument `apply_or_spec` must be a jaxgan MLP apply or MLPSpec; got {apply_or_spec!r}.")
+        raise bad_type("dropout_masks", "apply_or_spec", "a jaxgan MLP apply or MLPSpec", apply_or_spec)
     check_int("dropout_masks", "n", n)
-    key = _check_key(key, "dropout_masks argument `key`")
+    key = _check_key(key, "dropout_masks")
     return _draw_masks(spec, key, int(n), jnp.result_type(float))
 
 
@@ -355,16 +354,16 @@ def _forward(spec: MLPSpec, params, x, *, train=False, key=None, mask=None, taps
     drop = bool(train) and spec.dropout > 0
     if drop:
         if (key is None) == (mask is None):
-            raise ValueError("apply in train mode with dropout needs exactly one of `key` (random masks) "
+            raise ArgumentError("apply in train mode with dropout needs exactly one of `key` (random masks) "
                              "or `mask` (fixed per-example masks, see jaxgan.nets.dropout_masks).")
         if mask is None:
             mask = _draw_masks(spec, key, n, x.dtype)
         if not isinstance(mask, (list, tuple)) or len(mask) != n_hidden:
-            raise ValueError(f"apply argument `mask` must be a sequence of {n_hidden} arrays (one per hidden "
+            raise ArgumentError(f"apply argument `mask` must be a sequence of {n_hidden} arrays (one per hidden "
                              f"layer); got {type(mask).__name__}.")
         for l, (m, h) in enumerate(zip(mask, spec.hidden)):
             if jnp.shape(m) != (n, h):
-                raise ValueError(f"apply argument `mask[{l}]` must have shape ({n}, {h}); got {jnp.shape(m)}.")
+                raise ArgumentError(f"apply argument `mask[{l}]` must have shape ({n}, {h}); got {jnp.shape(m)}.")
     rec: dict[str, list] = {"inputs": [], "xhat": [], "batch_mean": [], "batch_var": []}
     a = x
     for l in range(spec.n_layers):
@@ -412,16 +411,16 @@ def zero_taps(spec: MLPSpec, n: int, dtype) -> dict:
 
 
 def check_params(spec: MLPSpec, params) -> None:
-    """Raise `ValueError` if `params` does not have the layout and shapes `init` gives for `spec`."""
+    """Raise `ArgumentError` if `params` does not have the layout and shapes `init` gives for `spec`."""
     ref = _layout(spec)
     try:
         got_def = jax.tree_util.tree_structure(params)
     except Exception:  # pragma: no cover - tree_structure accepts anything
         got_def = None
     if got_def != jax.tree_util.tree_structure(ref):
-        raise ValueError(f"`params` do not have the layout of the MLP {spec.sizes} (batchnorm={spec.batchnorm}); "
+        raise ArgumentError(f"`params` do not have the layout of the MLP {spec.sizes} (batchnorm={spec.batchnorm}); "
                          f"expected {jax.tree_util.tree_structure(ref)}, got {got_def}.")
     for (path, r), g in zip(jax.tree_util.tree_leaves_with_path(ref), jax.tree_util.tree_leaves(params)):
         if jnp.shape(g) != r.shape:
-            raise ValueError(f"`params` entry {jax.tree_util.keystr(path)} must have shape {r.shape} for the MLP "
+            raise ArgumentError(f"`params` entry {jax.tree_util.keystr(path)} must have shape {r.shape} for the MLP "
                              f"{spec.sizes}; got {jnp.shape(g)}.")

@@ -74,9 +74,9 @@ def test_quadratic_lyapunov_decreases_along_rk4(x64):
     pd = 1.0
     f = jaxgan.pointwise_field("quadratic", pd)
     for z0 in ([1.5, 1.4], [0.5, 0.6], [1.0, 1.8]):  # within distance 1 of (1, pd): pg stays ≥ 0
-        path, info = jaxgan.simulate(f, z0, steps=4000, lr=1e-2, method="rk4", return_info=True)
-        assert info.exit_step == -1
-        path = np.asarray(path)
+        run = jaxgan.simulate(f, z0, steps=4000, lr=1e-2, method="rk4")
+        assert run.exit_step == -1 and not run.stopped
+        path = np.asarray(run)
         v = 0.5 * ((path[:, 0] - 1) ** 2 + (path[:, 1] - pd) ** 2)
         assert np.all(np.diff(v) <= 1e-15), z0
         assert v[-1] < 0.5 * v[0]
@@ -121,8 +121,8 @@ def test_save_every():
 def test_leaving_the_domain_stops_and_reports():
     f = jaxgan.pointwise_field("minimax", 0.2)
     with pytest.warns(DomainExitWarning, match="stopped at step"):
-        path, info = jaxgan.simulate(f, [0.98, 1.5], steps=200, lr=0.05, return_info=True)
-    path = np.asarray(path)
+        info = jaxgan.simulate(f, [0.98, 1.5], steps=200, lr=0.05)
+    path = np.asarray(info.path)
     assert np.all(np.isfinite(path))
     assert info.fate == Fate.LEFT_DOMAIN and 0 <= info.exit_step < 200
     assert np.all(path[info.exit_step:] == path[info.exit_step])  # frozen at the last valid state
@@ -130,8 +130,8 @@ def test_leaving_the_domain_stops_and_reports():
     # The quadratic GAN leaves through pg < 0.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _, info = jaxgan.simulate(jaxgan.pointwise_field("quadratic", 0.2), [3.0, 0.1], steps=1000,
-                                  lr=1e-2, return_info=True, warn=False)
+        info = jaxgan.simulate(jaxgan.pointwise_field("quadratic", 0.2), [3.0, 0.1], steps=1000,
+                                  lr=1e-2, warn=False)
     assert info.fate == Fate.LEFT_DOMAIN and float(info.final[1]) >= 0
 
 
@@ -149,9 +149,9 @@ def test_a_stage_outside_the_domain_is_left_domain(z0, lr):
     assert not bool(f.in_domain(stage))  # the oracle: the stage is outside
     plain, _ = get_rule("rk4").step(f, z, (), lr)
     assert bool(f.in_domain(plain)) == (z0[0] > 0.01)
-    path, info = jaxgan.simulate(f, z0, steps=3, lr=lr, method="rk4", return_info=True, warn=False)
+    info = jaxgan.simulate(f, z0, steps=3, lr=lr, method="rk4", warn=False)
     assert info.fate == Fate.LEFT_DOMAIN and info.exit_step == 0
-    np.testing.assert_array_equal(np.asarray(path), np.broadcast_to(np.asarray(z), (4, 2)))
+    np.testing.assert_array_equal(np.asarray(info.path), np.broadcast_to(np.asarray(z), (4, 2)))
     # the sweeps' fast path agrees (it poisons the step, then replays it with the guard)
     from jaxgan import sweeps
 
@@ -160,7 +160,7 @@ def test_a_stage_outside_the_domain_is_left_domain(z0, lr):
 
 
 def test_parameters_are_traced_no_recompile():
-    from jaxgan.dynamics import _simulate_jit
+    from jaxgan.dynamics.simulate import _simulate_jit
 
     f = jaxgan.pointwise_field("non_saturating", 0.2)
     jaxgan.simulate(f, [0.75, 0.9], steps=50, lr=1e-3)

@@ -13,6 +13,7 @@ from jax.flatten_util import ravel_pytree
 
 import jaxgan
 from jaxgan import kernels, nets
+from jaxgan.errors import ArgumentError, ArgumentTypeError
 
 
 def _explicit(apply, params, x1, x2, **kw):
@@ -69,14 +70,14 @@ def test_every_path_equals_explicit_jacobian_product(x64, case):
         runs.append(("jacobian", block, x2))
     if case == "relu-1d":
         runs += [("jacfwd", None, x2), ("auto", None, None)]  # default block size: one block
-    for method, bs, xb in runs:
-        k = kernels.parametric_kernel(apply, params, x1, xb, method=method, batch_size=bs, train=train,
+    for algorithm, bs, xb in runs:
+        k = kernels.parametric_kernel(apply, params, x1, xb, algorithm=algorithm, batch_size=bs, train=train,
                                       x1_kwargs=ex1, x2_kwargs=None if xb is None else ex2)
         assert k.dtype == jnp.float64
         ref = ref_sym if xb is None else ref_cross
         assert k.shape == ref.shape
         err = np.abs(np.asarray(k) - ref).max() / scale
-        assert err < 1e-10, (case, method, bs, xb is None, err)
+        assert err < 1e-10, (case, algorithm, bs, xb is None, err)
         if xb is None:
             np.testing.assert_array_equal(np.asarray(k), np.asarray(k).T)
 
@@ -165,8 +166,8 @@ def test_generic_networks_match_structured(x64):
     ref = kernels.parametric_kernel(apply, p, x)
     k_user = kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, batch_size=3)
     np.testing.assert_allclose(k_user, ref, rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="structured"):
-        kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, method="structured")
+    with pytest.raises(ArgumentError, match="structured"):
+        kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, algorithm="structured")
     eqx = pytest.importorskip("equinox")
     model = eqx.nn.MLP(2, "scalar", 5, 1, activation=jnp.tanh, key=jax.random.PRNGKey(2))
     arrays, static = eqx.partition(model, eqx.is_inexact_array)
@@ -271,8 +272,87 @@ def test_discriminator_field_normalised(x64):
     pd = np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi)
     f = kernels.discriminator_field("minimax", apply, p, x, pd, w)
     assert kernels.spectrum(np.asarray(f.params["K_D"]), w).eigenvalues[0] == pytest.approx(1.0)
+    f_jac = kernels.discriminator_field("minimax", apply, p, x, pd, w, algorithm="jacobian", batch_size=3)
+    np.testing.assert_allclose(f_jac.params["K_D"], f.params["K_D"], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ArgumentError, match="algorithm"):
+        kernels.discriminator_field("minimax", apply, p, x, pd, w, algorithm="fast")
     m = kernels.field_modes(f)
     assert m.damped + m.neutral + m.growing == 19 and m.growing == 0
+
+
+def test_modes_live_in_stability():
+    from jaxgan.stability import modes
+
+    # one implementation, re-exported for compatibility
+    assert kernels.field_modes is modes.field_modes and kernels.FieldModes is modes.FieldModes
+    assert kernels.field_eigenvalues is modes.field_eigenvalues and kernels.kernel_field is jaxgan.fields.kernel_field
+    m = modes.FieldModes(np.array([-3 + 1j, -3 - 1j, -0.5, 1e-12, 2.0]), 1e-9, 3, 1, 1)
+    assert m.slowest_damping == pytest.approx(0.5)
+    assert np.isnan(modes.FieldModes(np.array([1e-12, 2.0]), 1e-9, 0, 1, 1).slowest_damping)
+    with pytest.raises(ArgumentTypeError, match="field_eigenvalues argument `field`"):
+        kernels.field_eigenvalues(np.eye(2))
+    with pytest.raises(ArgumentError, match="rest point"):
+        kernels.field_modes(jaxgan.Field(lambda p, z: -z, labels=("a", "b")))
+    # away from the rest point, at z: the Jacobian there (this field is linear: the same spectrum)
+    f = jaxgan.Field(lambda p, z: jnp.array([-2.0 * z[0] + z[1], -z[1]]), rest_point=jnp.zeros(2))
+    np.testing.assert_allclose(kernels.field_eigenvalues(f, jnp.ones(2)).real, [-2.0, -1.0], atol=1e-6)
+    assert kernels.field_modes(f).damped == 2
+
+
+def test_kernel_study_bn_eval():
+    prev = jax.config.jax_enable_x64
+    n, lo, hi = 9, -2.0, 2.5
+    s = kernels.kernel_study(activation="relu", width=8, depth=1, batchnorm=True, bn_mode="eval", n=n,
+                             x_range=(lo, hi), game="non_saturating", seed=3)
+    assert jax.config.jax_enable_x64 == prev  # the library never flips the global flag
+    assert s.name == "relu+BN(eval)" and s.architecture == "1→8→1" and s.train is False
+    assert s.n_params == 8 + 8 + 2 * 8 + 8 + 1 and s.game is jaxgan.games.get("non_saturating")
+    np.testing.assert_allclose(s.x, np.linspace(lo, hi, n))
+    assert s.weights.sum() == pytest.approx(hi - lo) and s.weights[0] == pytest.approx(s.weights[1] / 2)
+    assert np.dot(s.weights, s.pd) == pytest.approx(1.0)
+    np.testing.assert_allclose(s.pd / s.pd.max(), np.exp(-0.5 * s.x ** 2) / np.exp(-0.5 * s.x ** 2).max())
+    # BatchNorm's running statistics are those of 512 N(0, 1) samples drawn from the seed
+    samples = jax.random.normal(jax.random.split(jax.random.PRNGKey(3))[1], (512, 1))
+    h = np.asarray(samples) @ np.asarray(s.params["dense"][0]["w"]) + np.asarray(s.params["dense"][0]["b"])
+    np.testing.assert_allclose(s.params["batch_stats"][0]["mean"], h.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s.params["batch_stats"][0]["var"], h.var(0), rtol=1e-4)
+    # K is the network's kernel in eval mode (float32), its spectrum that of K W, the field normalised
+    ref = kernels.parametric_kernel(s.apply, s.params, s.x.astype(np.float32), train=False, algorithm="jacfwd")
+    assert s.K.dtype == np.float32 and isinstance(s.K, np.ndarray)
+    np.testing.assert_allclose(s.K, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(s.spectrum.eigenvalues, kernels.spectrum(s.K, s.weights).eigenvalues)
+    assert kernels.spectrum(np.asarray(s.field.params["K_D"]), s.weights).eigenvalues[0] == pytest.approx(1.0, 1e-5)
+    assert s.field.name == "non_saturating/relu+BN(eval)" and s.field.dim == 2 * n
+    assert s.modes.damped + s.modes.neutral + s.modes.growing == 2 * n - 1  # the Lagrange subspace
+    summary = json.loads(json.dumps(s.summary(n_eigenvalues=4)))
+    assert summary["network"] == "relu+BN(eval)" and len(summary["eigenvalues"]) == 4
+    assert summary["field_damped"] == s.modes.damped and len(summary["field_eigenvalues"]) == 2 * n - 1
+
+
+def test_kernel_study_float64_in_a_scope():
+    prev = jax.config.jax_enable_x64
+    with jax.enable_x64(True):
+        s = kernels.kernel_study(activation="tanh", width=6, depth=2, n=7, algorithm="jacobian")
+        ref = kernels.parametric_kernel(s.apply, s.params, s.x, algorithm="jacfwd")
+    assert jax.config.jax_enable_x64 == prev
+    assert s.K.dtype == np.float64 and s.name == "tanh" and s.train is None
+    np.testing.assert_allclose(s.K, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    assert s.modes.resolution < 1e-6 * np.abs(s.modes.eigenvalues).max()  # √eps of float64
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(n=1), ArgumentError, "`n`"),
+    (dict(x_range=(3.0, -3.0)), ArgumentError, "x_range"),
+    (dict(bn_mode="batch"), ArgumentError, "bn_mode"),
+    (dict(activation="sigmoid"), ArgumentError, "activation"),
+    (dict(algorithm="fast"), ArgumentError, "algorithm"),
+    (dict(width=2.5), ArgumentTypeError, "width"),
+    (dict(seed=-1), ArgumentError, "seed"),
+    (dict(batchnorm="yes"), ArgumentTypeError, "batchnorm"),
+])
+def test_kernel_study_bad_arguments(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        kernels.kernel_study(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -285,11 +365,11 @@ def test_bad_input(small_net):
     apply, p = small_net
     x = jnp.ones((3, 2))
     pk = kernels.parametric_kernel
-    with pytest.raises(ValueError, match="apply_fn.*one scalar per input"):
+    with pytest.raises(ArgumentError, match="apply_fn.*one scalar per input"):
         pk(lambda q, xx: jnp.ones((xx.shape[0], 2)), p, x)
     with pytest.raises(ValueError, match="apply_fn.*one scalar per input"):
         pk(lambda q, xx: jnp.sum(xx), p, x)
-    with pytest.raises(TypeError, match="apply_fn"):
+    with pytest.raises(ArgumentTypeError, match="apply_fn"):
         pk("not a function", p, x)
     with pytest.raises(ValueError, match="x1.*shape"):
         pk(apply, p, jnp.ones((3, 2, 1)))
@@ -304,15 +384,21 @@ def test_bad_input(small_net):
     for bad in (0, -2):
         with pytest.raises(ValueError, match="batch_size"):
             pk(apply, p, x, batch_size=bad)
-    with pytest.raises(TypeError, match="batch_size"):
+    with pytest.raises(ArgumentTypeError, match="batch_size"):
         pk(apply, p, x, batch_size=2.5)
-    with pytest.raises(ValueError, match="method"):
-        pk(apply, p, x, method="fast")
-    with pytest.raises(ValueError, match="jacfwd"):
-        pk(apply, p, x, method="jacfwd", memory_budget=100)
-    with pytest.raises(TypeError, match="params"):
+    with pytest.raises(ArgumentError, match="memory_budget"):
+        pk(apply, p, x, memory_budget=-1)
+    with pytest.raises(ArgumentTypeError, match="train"):
+        pk(apply, p, x, train="yes")
+    with pytest.raises(ArgumentError, match="algorithm"):
+        pk(apply, p, x, algorithm="fast")
+    with pytest.raises(TypeError, match="method"):  # `method` names an update rule in jaxgan, not this
+        pk(apply, p, x, method="jacobian")
+    with pytest.raises(ArgumentError, match="jacfwd"):
+        pk(apply, p, x, algorithm="jacfwd", memory_budget=100)
+    with pytest.raises(ArgumentTypeError, match="params"):
         pk(lambda q, xx: xx[:, 0] * q, jnp.int32(2), x)
-    with pytest.raises(ValueError, match="layout"):
+    with pytest.raises(ArgumentError, match="layout"):
         pk(apply, {"dense": p["dense"][:1]}, x)
     init_bn, apply_bn = nets.mlp((2, 4, 1), "relu", batchnorm=True)
     with pytest.raises(ValueError, match="train=False.*train=True"):
@@ -322,7 +408,7 @@ def test_bad_input(small_net):
         pk(apply_do, init_do(jax.random.PRNGKey(0)), x, train=True)
     with pytest.raises(ValueError, match="x1_kwargs.*leading axis of 3"):
         pk(apply_do, init_do(jax.random.PRNGKey(0)), x, train=True, x1_kwargs={"mask": [jnp.ones((2, 4))]})
-    with pytest.raises(ValueError, match="g.*shape"):
+    with pytest.raises(ArgumentError, match="g.*shape"):
         kernels.kernel_vp(apply, p, x, x, jnp.ones(4))
     # spectrum / kernel_field weights and matrices
     with pytest.raises(ValueError, match="weights.*positive"):
@@ -331,7 +417,7 @@ def test_bad_input(small_net):
         kernels.spectrum(np.eye(3), [1.0, 1.0])
     with pytest.raises(ValueError, match="K.*square"):
         kernels.spectrum(np.ones((3, 2)))
-    with pytest.raises(ValueError, match="symmetric"):
+    with pytest.raises(ArgumentError, match="symmetric"):
         kernels.spectrum(np.triu(np.ones((3, 3))))
     with pytest.raises(ValueError, match="weights.*positive"):
         jaxgan.kernel_field("minimax", np.ones(3), [0.1, -0.1, 0.1], np.eye(3))

@@ -107,10 +107,10 @@ def test_article_claim_needs_the_domain_caveat():
     np.testing.assert_allclose(end, [1.0, pd], atol=1e-3)
     for ang in np.linspace(0, 2 * np.pi, 5)[:-1]:
         z0 = [1.0 + 0.99 * pd * np.cos(ang), pd + 0.99 * pd * np.sin(ang)]
-        path, info = jaxgan.simulate(f, z0, steps=3000, lr=0.02, method="rk4", return_info=True)
-        assert info.fate == jaxgan.Fate.UNDECIDED  # never refused a step: stayed in pg ≥ 0
-        np.testing.assert_allclose(np.asarray(path[-1]), [1.0, pd], atol=1e-3)
-    _, info = jaxgan.simulate(f, [3.0, 2.0], steps=3000, lr=0.02, method="rk4", return_info=True, warn=False)
+        run = jaxgan.simulate(f, z0, steps=3000, lr=0.02, method="rk4")
+        assert run.fate == jaxgan.Fate.UNDECIDED  # never refused a step: stayed in pg ≥ 0
+        np.testing.assert_allclose(np.asarray(run.final), [1.0, pd], atol=1e-3)
+    info = jaxgan.simulate(f, [3.0, 2.0], steps=3000, lr=0.02, method="rk4", warn=False)
     assert info.fate == jaxgan.Fate.LEFT_DOMAIN
 
 

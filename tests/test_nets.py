@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxgan import nets
+from jaxgan.errors import ArgumentError, ArgumentTypeError
 
 KEY = jax.random.PRNGKey(0)
 
@@ -120,15 +121,19 @@ def test_transformations_and_marker():
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [
-    (dict(sizes=(1, 8, 1), activation="sigmoid"), ValueError, "activation"),
-    (dict(sizes=(1, 0, 1)), ValueError, "sizes"),
-    (dict(sizes=(1,)), ValueError, "sizes"),
-    (dict(sizes="1,8,1"), TypeError, "sizes"),
-    (dict(sizes=(1, 8.0, 1)), TypeError, "sizes"),
-    (dict(sizes=(1, 1), batchnorm=True), ValueError, "hidden"),
-    (dict(sizes=(1, 8, 1), dropout=1.0), ValueError, "dropout"),
-    (dict(sizes=(1, 8, 1), batchnorm="yes"), TypeError, "batchnorm"),
-    (dict(sizes=(1, 8, 1), bn_momentum=0.0), ValueError, "bn_momentum"),
+    (dict(sizes=(1, 8, 1), activation="sigmoid"), ArgumentError, "activation"),
+    (dict(sizes=(1, 0, 1)), ArgumentError, "sizes"),
+    (dict(sizes=(1,)), ArgumentError, "sizes"),
+    (dict(sizes="1,8,1"), ArgumentTypeError, "sizes"),
+    (dict(sizes=(1, 8.0, 1)), ArgumentTypeError, "sizes"),
+    (dict(sizes=(1, 1), batchnorm=True), ArgumentError, "hidden"),
+    (dict(sizes=(1, 8, 1), dropout=1.0), ArgumentError, r"dropout` must be in \[0, 1\)"),
+    (dict(sizes=(1, 8, 1), dropout="half"), ArgumentTypeError, "dropout"),
+    (dict(sizes=(1, 8, 1), batchnorm="yes"), ArgumentTypeError, "batchnorm"),
+    (dict(sizes=(1, 8, 1), bn_momentum=0.0), ArgumentError, r"bn_momentum` must be in \(0, 1\]"),
+    (dict(sizes=(1, 8, 1), bn_momentum=1.5), ArgumentError, "bn_momentum"),
+    (dict(sizes=(1, 8, 1), negative_slope=-0.1), ArgumentError, "negative_slope"),
+    (dict(sizes=(1, 8, 1), bn_eps=0.0), ArgumentError, "bn_eps"),
 ])
 def test_mlp_bad_arguments(kwargs, exc, words):
     with pytest.raises(exc, match=words):
@@ -138,7 +143,7 @@ def test_mlp_bad_arguments(kwargs, exc, words):
 def test_apply_bad_input():
     init, apply = nets.mlp((2, 4, 1), "relu", dropout=0.5)
     p = init(KEY)
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ArgumentError, match="features"):
         apply(p, jnp.ones((3, 5)))
     with pytest.raises(ValueError, match="shape"):
         apply(p, jnp.ones((3,)))
@@ -150,5 +155,13 @@ def test_apply_bad_input():
         apply(p, jnp.ones((3, 2)), train=True, mask=[jnp.ones((2, 4))])
     with pytest.raises(ValueError, match="update_stats"):
         apply(p, jnp.ones((3, 2)), update_stats=True)
-    with pytest.raises(TypeError, match="key"):
+    with pytest.raises(ArgumentTypeError, match="init argument `key`"):
         init(0)
+    with pytest.raises(ArgumentTypeError, match="apply argument `train`"):
+        apply(p, jnp.ones((3, 2)), train="yes")
+    with pytest.raises(ArgumentTypeError, match="dropout_masks argument `key`"):
+        nets.dropout_masks(apply, 3, 4)
+    with pytest.raises(ArgumentTypeError, match="apply_or_spec"):
+        nets.dropout_masks(lambda q, x: x, KEY, 4)
+    with pytest.raises(ArgumentError, match="layout"):
+        nets.check_params(apply.spec, {"dense": p["dense"][:1]})

@@ -1,4 +1,5 @@
-"""Figures (`jaxgan.plotting` core), the `jaxgan` command and `jaxgan.reproduce`.
+"""Figures (`jaxgan.plotting` core) and `jaxgan.reproduce` (also through `jaxgan reproduce`; the other
+commands are tested in test_cli.py).
 
 Oracles: the closed forms of the article's fields (minimax / non-saturating at pd:
 λ = -4pd ± 2√(4pd² - 1), Euler's largest stable step 2pd, alternating's -2pd + √(4pd² + 1);
@@ -12,8 +13,6 @@ import csv
 import json
 import math
 import os
-import subprocess
-import sys
 
 import matplotlib
 
@@ -25,7 +24,9 @@ import pytest  # noqa: E402
 
 import jaxgan  # noqa: E402
 from jaxgan import article, cli, plotting  # noqa: E402
+from jaxgan.errors import ArgumentError, ArgumentTypeError  # noqa: E402
 from jaxgan.fields import Field  # noqa: E402
+from jaxgan.plotting.portraits import _grid_velocity  # noqa: E402
 
 PD = 0.2
 
@@ -34,16 +35,6 @@ PD = 0.2
 def _close_figures():
     yield
     plt.close("all")
-
-
-def run_cli(argv, capsys):
-    """`jaxgan ARGV` in-process: (exit code, stdout, stderr)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as exc:  # argparse errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def minimax_eigs(pd):
@@ -70,7 +61,7 @@ def test_grid_velocity_matches_closed_form_and_masks_outside_domain():
     field = jaxgan.pointwise_field("minimax", PD)
     xs = np.linspace(-0.2, 0.9, 12)  # D ≤ 0 is outside (0, 1)
     ys = np.linspace(-0.3, 1.0, 9)   # pg < 0 is outside
-    U, V, S = plotting._grid_velocity(field, xs, ys)
+    U, V, S = _grid_velocity(field, xs, ys)
     X, Y = np.meshgrid(xs, ys)
     outside = (X <= 0) | (Y < 0)
     np.testing.assert_array_equal(np.ma.getmaskarray(U), outside)
@@ -131,13 +122,18 @@ def test_phase_portrait_ranges_and_trajectories_given():
 
 def test_phase_portrait_bad_inputs():
     field = jaxgan.pointwise_field("minimax", PD)
-    with pytest.raises(TypeError, match="`field`"):
+    with pytest.raises(ArgumentTypeError, match="`field`"):
         plotting.phase_portrait("minimax")
     f3 = Field(lambda p, z: -z, labels=("a", "b", "c"))
-    with pytest.raises(ValueError, match="2-dimensional"):
+    with pytest.raises(ArgumentError, match="2-dimensional"):
         plotting.phase_portrait(f3)
-    with pytest.raises(ValueError, match="`d_range`"):
+    with pytest.raises(ArgumentError, match="`d_range`"):
         plotting.phase_portrait(field, d_range=(0.9, 0.1))
+    # A range that is not numbers is of the wrong kind (a TypeError), as in the sweeps.
+    with pytest.raises(ArgumentTypeError, match="`pg_range` must be a pair"):
+        plotting.phase_portrait(field, pg_range=("low", "high"))
+    with pytest.raises(ArgumentTypeError, match="`d_range`"):
+        plotting.phase_portrait(field, d_range=0.5)
     with pytest.raises(ValueError, match=r"`trajectories\[0\]`"):
         plotting.phase_portrait(field, trajectories=[np.zeros((5, 3))])
     with pytest.raises(ValueError, match="`starts`"):
@@ -177,94 +173,37 @@ def test_portrait_grid_panels():
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == list(fields)
     assert not fig.axes[3].get_visible()
-    with pytest.raises(ValueError, match="one list per panel"):
+    with pytest.raises(ArgumentError, match="one list per panel"):
         plotting.portrait_grid(fields, trajectories=[[]])
-    with pytest.raises(TypeError, match=r"`fields\[0\]`"):
+    with pytest.raises(ArgumentTypeError, match=r"`fields\[0\]`"):
         plotting.portrait_grid(["minimax"])
+    with pytest.raises(ArgumentError, match="at least one Field"):
+        plotting.portrait_grid({})
 
 
-# ----------------------------------------------------------------------------- the command
+PUBLIC = ["phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "basins", "phase_diagram", "FATE_COLOURS",
+          "kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues",
+          "stability_region", "eigenvalue_locus", "lyapunov_map", "neural_distance_curves", "neural_d_over_time",
+          "neural_eigenvalues", "neural_vs_pointwise", "neural_path_angle", "neural_experiment_figures"]
 
 
-def test_games_table_and_json(capsys):
-    code, out, err = run_cli(["games"], capsys)
-    assert code == 0 and err == ""
-    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.strip()}
-    for name in jaxgan.games.names():
-        assert name in lines
-    assert "stable" in lines["minimax"] and "centre" in lines["wasserstein"]
-    code, out, _ = run_cli(["games", "--json"], capsys)
-    rows = json.loads(out)
-    assert code == 0 and [r["name"] for r in rows] == jaxgan.games.names()
-    by = {r["name"]: r for r in rows}
-    assert by["minimax"]["d0"] == pytest.approx(0.5) and by["quadratic"]["d0"] == pytest.approx(1.0)
-    assert by["minimax"]["verdict"] == "stable" and by["hinge"]["verdict"].startswith("centre")
+def test_public_names_stay_in_jaxgan_plotting():
+    assert sorted(plotting.__all__) == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert name == "FATE_COLOURS" or getattr(plotting, name).__module__.startswith("jaxgan.plotting.")
+    assert len(plotting.FATE_COLOURS) == len(jaxgan.Fate)
 
 
-@pytest.mark.parametrize("pd", [0.2, 0.35])
-def test_stability_json_matches_closed_forms_and_analyze(capsys, pd):
-    code, out, err = run_cli(["stability", "minimax", "--pd", str(pd), "--json"], capsys)
-    assert code == 0 and err == ""
-    data = json.loads(out)
-    ev = np.array([complex(*e) for e in data["eigenvalues"]])
-    rep = jaxgan.analyze(jaxgan.pointwise_field("minimax", pd))
-    np.testing.assert_allclose(ev, rep.eigenvalues, rtol=1e-6)
-    np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(minimax_eigs(pd)), rtol=1e-5)
-    np.testing.assert_allclose(data["jacobian"], [[-8 * pd, -2], [2, 0]], rtol=1e-5)
-    assert data["kind"] == "stable focus" and data["stable"] is True
-    assert data["criterion"]["curvature"] == pytest.approx(-8) and data["criterion"]["coupling"] == pytest.approx(-4)
-    assert data["max_stable_lr"]["euler"] == pytest.approx(2 * pd, rel=1e-5)
-    assert data["max_stable_lr"]["alternating"] == pytest.approx(-2 * pd + math.sqrt(4 * pd * pd + 1), rel=1e-5)
-
-
-def test_stability_text(capsys):
-    code, out, _ = run_cli(["stability", "wasserstein"], capsys)
-    assert code == 0
-    assert "centre" in out and "FAILS" in out and "(f1''+f2'')(D0) = 0" in out
-    assert "euler 0 (no step is stable)" in out
-
-
-@pytest.mark.parametrize("argv, expect", [
-    (["stability", "nope"], "valid names: hellinger"),
-    (["stability", "minimax", "--pd", "0"], "--pd"),
-    (["stability", "minimax", "--pd", "nan"], "--pd"),
-    (["portrait", "minimax", "--start", "1.5", "0.9", "--out", "{tmp}/p.png"], "outside the domain"),
-    (["portrait", "minimax", "--out", "{tmp}/p.xyz"], "use one of"),
-    (["portrait", "minimax", "--out", "{tmp}/missing/p.png"], "does not exist"),
-    (["portrait", "minimax", "--method", "foo", "--out", "{tmp}/p.png"], "choose from"),
-    (["portrait", "minimax", "--steps", "0", "--out", "{tmp}/p.png"], "--steps"),
-    (["portrait", "minimax", "--d-range", "1", "0", "--out", "{tmp}/p.png"], "--d-range"),
-    (["portrait", "nope", "--out", "{tmp}/p.png"], "valid names"),
-    (["reproduce", "--out", "{tmp}/a_file"], "not a folder"),
-    (["reproduce", "--out", "{tmp}/r", "--lr", "-1"], "--lr"),
-    (["frobnicate"], "choose from"),
+@pytest.mark.parametrize("draw, arg", [
+    (plotting.basins, "`result`"), (plotting.phase_diagram, "`result`"),
+    (plotting.stability_region, "`region`"), (plotting.lyapunov_map, "`check`"),
+    (plotting.neural_distance_curves, "`results`"), (plotting.neural_eigenvalues, "`results`"),
+    (plotting.neural_d_over_time, "`result`"), (plotting.neural_path_angle, "`curves`"),
+    (plotting.neural_experiment_figures, "`experiment`"),
 ])
-def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, expect):
-    (tmp_path / "a_file").write_text("user data")
-    argv = [a.format(tmp=tmp_path) for a in argv]
-    code, out, err = run_cli(argv, capsys)
-    assert code == 2
-    assert expect in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert (tmp_path / "a_file").read_text() == "user data"
-    assert not (tmp_path / "p.png").exists()
-
-
-def test_entry_point_subprocess_error_has_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "stability", "classicc"], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert "valid names" in proc.stderr and "minimax" in proc.stderr
-
-
-def test_portrait_command_writes_png(capsys, tmp_path):
-    out = tmp_path / "p.png"
-    code, stdout, err = run_cli(["portrait", "minimax", "--pd", "0.2", "--start", "0.75", "0.9", "--start", "0.3",
-                                 "0.5", "--steps", "2000", "--out", str(out)], capsys)
-    assert code == 0 and err == "" and str(out) in stdout
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000
+def test_figures_of_results_reject_other_objects(draw, arg):
+    with pytest.raises(ArgumentTypeError, match=arg):
+        draw({})
 
 
 # ----------------------------------------------------------------------------- reproduce

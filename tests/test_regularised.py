@@ -16,6 +16,7 @@ import pytest
 import jaxgan
 from jaxgan import fields as F
 from jaxgan.dynamics import Fate
+from jaxgan.errors import ArgumentError, ArgumentTypeError
 
 HALF = 0.5
 DG = F.dirac_gan()
@@ -108,10 +109,10 @@ def test_simultaneous_gd_on_dirac_gan_never_stable():
     det = 1 and trace 2 - h²f'(0)², so radius 1 while h f'(0) ≤ 2 (alternating GD: not convergent either)."""
     for field, a in ((DG, HALF), (DW, 1.0)):
         for h in (0.01, 0.1, 0.5, 1.0, 3.0):
-            assert jaxgan.step_spectral_radius(field, "euler", h) == pytest.approx(math.sqrt(1 + h * h * a * a), rel=1e-6)
+            assert jaxgan.step_spectral_radius(field, method="euler", lr=h) == pytest.approx(math.sqrt(1 + h * h * a * a), rel=1e-6)
         for h in (0.1, 1.0, 1.9 / a):
-            assert jaxgan.step_spectral_radius(field, "alternating", h) == pytest.approx(1.0, abs=2e-6)
-        assert jaxgan.max_stable_lr(field, "euler") == 0.0
+            assert jaxgan.step_spectral_radius(field, method="alternating", lr=h) == pytest.approx(1.0, abs=2e-6)
+        assert jaxgan.max_stable_lr(field, method="euler") == 0.0
 
 
 # ----------------------------------------------------------------------------- regularisers
@@ -183,9 +184,9 @@ def test_sga_sign_alignment_against_an_explicit_jacobian(x64):
         np.testing.assert_allclose(np.asarray(aligned(z)), -(xi + sign * At_xi), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(np.asarray(F.sga(DG, 1.0)(z)), -(xi + At_xi), rtol=1e-10, atol=1e-12)
     assert flipped == 1  # the first point is one where alignment reverses the adjustment
-    with pytest.raises(TypeError, match=r"sga argument `align` must be True or False"):
+    with pytest.raises(ArgumentTypeError, match=r"sga argument `align` must be True or False"):
         F.sga(DG, 1.0, align="yes")
-    with pytest.raises(ValueError, match=r"sga argument `eps` must be positive"):
+    with pytest.raises(ArgumentError, match=r"sga argument `eps` must be positive"):
         F.sga(DG, 1.0, align=True, eps=0.0)
 
 
@@ -256,9 +257,9 @@ def test_composability():
 def test_weights_are_traced_parameters():
     """A new weight is a new leaf value, not a new field kind: no recompilation, and the weight can be vmapped."""
     a, b = F.r1(DG, 0.3), F.r1(DG, 0.7)
-    assert a.velocity is b.velocity
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
     np.testing.assert_allclose(sort_ev(eigs(a.replace(r1_gamma=0.7))), sort_ev(eigs(b)), atol=1e-6)
-    from jaxgan.dynamics import _simulate_jit
+    from jaxgan.dynamics.simulate import _simulate_jit
 
     jaxgan.simulate(F.consensus(DG, 0.5), [1.0, 1.0], steps=10, lr=0.1)
     before = _simulate_jit._cache_size()
@@ -270,53 +271,126 @@ def test_weights_are_traced_parameters():
     np.testing.assert_allclose(np.asarray(jacs[:, 0, 0]), -np.asarray(gammas) * 0.25, atol=1e-6)
 
 
+def test_compositions_share_compiled_code():
+    """Composition as data: a weight is a leaf and everything else static data compared by value, so a
+    new weight, a replaced weight or the same composition rebuilt from scratch does not recompile;
+    another static part (here `n_nodes`) is another kind of field and does."""
+    ev = jax.jit(lambda f, z: f(z))
+    z = jnp.array([0.7, -1.2])
+    builds = [
+        lambda w: F.consensus(F.r1(F.dirac_gan(), w), 1.0),
+        lambda w: F.sga(F.instance_noise(F.r2(F.dirac_gan(), 0.1), w, n_nodes=4), 0.5, align=True),
+        lambda w: F.wgan_gp(F.dirac_gan(), w),
+    ]
+    for k, build in enumerate(builds, start=1):
+        first = np.asarray(ev(build(0.3), z))
+        assert ev._cache_size() == k
+        second = np.asarray(ev(build(0.9), z))
+        ev(build(0.3).replace(**{name: 2.0 for name in build(0.3).params}), z)
+        assert ev._cache_size() == k
+        assert not np.allclose(first, second)
+    ev(F.sga(F.instance_noise(F.r2(F.dirac_gan(), 0.1), 0.3, n_nodes=5), 0.5, align=True), z)
+    assert ev._cache_size() == len(builds) + 1
+
+
+def test_replace_routes_to_layers_with_traced_and_batched_values():
+    """`replace` sends a weight to the layer that owns it (names numbered from the innermost layer out) and
+    anything else to the base; it accepts traced values (under jit) and batched leaves (under vmap), as
+    the sweeps use it. Expectation from the R1 and consensus Jacobians of test_composability:
+    J = [[0, -a], [a, -γ]] with γ the summed R1 weights, then J - c·JᵀJ."""
+    f = F.consensus(F.r1(F.r1(DG, 0.2), 0.5), 1.0)
+    assert list(f.params) == ["r1_gamma", "r1_gamma_2", "consensus_gamma"]
+    g = f.replace(r1_gamma_2=0.1)
+    assert isinstance(g, F.Consensus) and isinstance(g.base, F.GradientPenalty)
+    assert float(g.base.weight) == pytest.approx(0.1) and float(g.base.base.weight) == pytest.approx(0.2)
+    assert float(f.base.weight) == pytest.approx(0.5)  # the original is unchanged
+    with pytest.raises(ArgumentError,
+                       match=r"no parameter\(s\) \['gamma'\]; it has \['consensus_gamma', 'r1_gamma', 'r1_gamma_2'\]"):
+        f.replace(gamma=1.0)
+
+    def expect_j11(gamma, c):
+        J = np.array([[0, -HALF], [HALF, -gamma]])
+        return (J - c * J.T @ J)[1, 1]
+
+    z = jnp.array([0.3, -0.4])
+    traced = jax.jit(lambda ff, w: ff.replace(r1_gamma=w, consensus_gamma=2 * w)(z))(f, 0.4)
+    np.testing.assert_allclose(traced, F.consensus(F.r1(F.r1(DG, 0.4), 0.5), 0.8)(z), rtol=1e-6)
+    gammas = jnp.array([0.1, 0.5, 1.0])
+    batched = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(jnp.asarray(a), (3,) + jnp.shape(a)), f)
+    batched = batched.replace(r1_gamma=gammas)
+    jacs = jax.vmap(lambda ff: jax.jacfwd(ff)(ZERO))(batched)
+    np.testing.assert_allclose(np.asarray(jacs[:, 1, 1]), [expect_j11(g + 0.5, 1.0) for g in (0.1, 0.5, 1.0)], atol=1e-6)
+
+
+def test_regularised_fields_keep_the_field_conventions():
+    """The dict view of a composition works like a plain Field's: `velocity(params, z)` evaluates it with other
+    params, a plain Field built from `(velocity, params)` is the same field, and `meta["perturbed_velocity"]`
+    (kept by penalties and noise) with zero shifts is the velocity."""
+    both = F.instance_noise(F.r1(DG, 0.2), 1.0, n_nodes=6)
+    z = jnp.array([0.8, -0.6])
+    other = both.replace(noise_sigma=0.5)
+    np.testing.assert_allclose(both.velocity(other.params, z), other(z), rtol=1e-6)
+    plain = F.Field(both.velocity, both.params, rest_point=both.rest_point, labels=both.labels)
+    np.testing.assert_allclose(plain(z), both(z), rtol=1e-6)
+    zero = jnp.zeros(1)
+    np.testing.assert_allclose(both.get_meta("perturbed_velocity")(both.params, z, zero, zero), both(z), rtol=1e-6)
+    assert both.name == "noise(R1(dirac_gan))" and both.labels == DG.labels and both.players == DG.players
+    assert both.lower == DG.lower and both.closed == DG.closed and both.get_meta("kind") == "dirac_gan"
+    assert "perturbed_velocity" not in dict(F.consensus(both, 1.0).meta)
+    assert "r1_gamma=0.2" in repr(both)
+
+
 def test_bad_input():
-    with pytest.raises(ValueError, match=r"r1 argument `field` must supply the discriminator's x-dependence"):
+    with pytest.raises(ArgumentError, match=r"r1 argument `field` must supply the discriminator's x-dependence"):
         F.r1(BL, 1.0)
     for fn in (F.r2, F.wgan_gp):
-        with pytest.raises(ValueError, match=r"argument `field` must supply"):
+        with pytest.raises(ArgumentError, match=r"argument `field` must supply"):
             fn(BL, 1.0)
-    with pytest.raises(ValueError, match=r"instance_noise argument `field` must supply .*perturbed_velocity"):
+    with pytest.raises(ArgumentError, match=r"instance_noise argument `field` must supply .*perturbed_velocity"):
         F.instance_noise(F.consensus(DG, 1.0), 0.5)
-    with pytest.raises(ValueError, match=r"r1 argument `gamma` must be non-negative and finite; got -1"):
+    with pytest.raises(ArgumentError, match=r"r1 argument `gamma` must be non-negative and finite; got -1"):
         F.r1(DG, -1.0)
-    with pytest.raises(ValueError, match=r"consensus argument `gamma`.*got nan"):
+    with pytest.raises(ArgumentError, match=r"consensus argument `gamma`.*got nan"):
         F.consensus(DG, float("nan"))
-    with pytest.raises(ValueError, match=r"sga argument `lam`"):
+    with pytest.raises(ArgumentError, match=r"sga argument `lam`"):
         F.sga(DG, -0.1)
-    with pytest.raises(ValueError, match=r"wgan_gp argument `lam`"):
+    with pytest.raises(ArgumentError, match=r"wgan_gp argument `lam`"):
         F.wgan_gp(DW, -2)
-    with pytest.raises(ValueError, match=r"instance_noise argument `sigma`"):
+    with pytest.raises(ArgumentError, match=r"instance_noise argument `sigma`"):
         F.instance_noise(DG, -0.5)
-    with pytest.raises(ValueError, match=r"argument `gamma` must be a scalar"):
+    with pytest.raises(ArgumentError, match=r"argument `gamma` must be a scalar"):
         F.r2(DG, [1.0, 2.0])
-    with pytest.raises(TypeError, match=r"consensus argument `gamma` must be a non-negative number"):
+    with pytest.raises(ArgumentTypeError, match=r"consensus argument `gamma` must be a non-negative number"):
         F.consensus(DG, "big")
-    with pytest.raises(TypeError, match=r"sga argument `field` must be a jaxgan Field"):
+    with pytest.raises(ArgumentTypeError, match=r"sga argument `field` must be a jaxgan Field"):
         F.sga(lambda z: z, 1.0)
-    with pytest.raises(ValueError, match=r"dirac_gan argument `f` must be one of"):
+    with pytest.raises(ArgumentError, match=r"dirac_gan argument `f` must be one of"):
         F.dirac_gan("hinge")
-    with pytest.raises(TypeError, match=r"dirac_gan argument `f`"):
+    with pytest.raises(ArgumentTypeError, match=r"dirac_gan argument `f`"):
         F.dirac_gan(3.0)
-    with pytest.raises(ValueError, match=r"dirac_gan argument `f` must return a scalar"):
+    with pytest.raises(ArgumentError, match=r"dirac_gan argument `f` must return a scalar"):
         F.dirac_gan(lambda t: jnp.stack([t, t]))
-    with pytest.raises(ValueError, match=r"dirac_gan argument `generator`"):
+    with pytest.raises(ArgumentError, match=r"dirac_gan argument `generator`"):
         F.dirac_gan(generator="saturating")
-    with pytest.raises(ValueError, match=r"instance_noise argument `n_nodes`"):
+    with pytest.raises(ArgumentError, match=r"instance_noise argument `n_nodes`"):
         F.instance_noise(DG, 1.0, n_nodes=0)
+    with pytest.raises(ArgumentError, match=r"instance_noise argument `n_nodes` must be small enough .* at most 100000"):
+        F.instance_noise(DG, 1.0, n_nodes=400)  # 400² > 10⁵ (data dimension 1)
+    with pytest.raises(ArgumentTypeError, match=r"consensus argument `field` must have dict params"):
+        F.consensus(jaxgan.Field(lambda p, z: -p[0] * z, (jnp.ones(()),), labels=("a", "b")), 1.0)
     # step sizes
     for lr in (0.0, -0.1, float("inf")):
-        with pytest.raises(ValueError, match=r"`lr` must be positive and finite"):
-            jaxgan.step_spectral_radius(DG, "euler", lr)
+        with pytest.raises(ValueError, match=r"step_spectral_radius argument `lr` must be a positive finite number"):
+            jaxgan.step_spectral_radius(DG, method="euler", lr=lr)
     with pytest.raises(ValueError, match=r"`lr` is required"):
-        jaxgan.step_spectral_radius(DG, "alternating")
+        jaxgan.step_spectral_radius(DG, method="alternating")
     with pytest.raises(ValueError, match=r"`lr` must be omitted"):
-        jaxgan.step_spectral_radius(DG, optax.sgd(0.1), 0.1)
+        jaxgan.step_spectral_radius(DG, method=optax.sgd(0.1), lr=0.1)
     with pytest.raises(ValueError, match=r"unknown method"):
-        jaxgan.step_spectral_radius(DG, "leapfrog", 0.1)
+        jaxgan.step_spectral_radius(DG, method="leapfrog", lr=0.1)
     # Adam's 1/√v is not differentiable at v = 0 (its state at the rest point): an error, not a NaN radius.
     with pytest.raises(ValueError, match=r"not finite: the update is not differentiable there"):
-        jaxgan.step_spectral_radius(BL, optax.adam(0.01))
+        jaxgan.step_spectral_radius(BL, method=optax.adam(0.01))
 
 
 # ----------------------------------------------------------------------------- discrete time, bilinear game
@@ -330,18 +404,18 @@ def test_bilinear_closed_forms():
     extragradient: I + ηJ(I + ηJ) = (1 - η²)I + ηJ, radius √((1 - η²)² + η²) = √(1 - η² + η⁴);
     optimistic GD z⁺ = z + 2ηJz - ηJz⁻: per eigenvalue μ = ±i of J, λ² - (1 + 2ημ)λ + ημ = 0."""
     for eta in (0.05, 0.3, 1.0, 1.9, 2.5):
-        assert jaxgan.step_spectral_radius(BL, "euler", eta) == pytest.approx(math.sqrt(1 + eta**2), rel=1e-6)
+        assert jaxgan.step_spectral_radius(BL, method="euler", lr=eta) == pytest.approx(math.sqrt(1 + eta**2), rel=1e-6)
         t = 2 - eta**2
         alt = 1.0 if eta <= 2 else (abs(t) + math.sqrt(t * t - 4)) / 2
-        assert jaxgan.step_spectral_radius(BL, "alternating", eta) == pytest.approx(alt, abs=2e-6)
-        assert jaxgan.step_spectral_radius(BL, "extragradient", eta) == pytest.approx(
+        assert jaxgan.step_spectral_radius(BL, method="alternating", lr=eta) == pytest.approx(alt, abs=2e-6)
+        assert jaxgan.step_spectral_radius(BL, method="extragradient", lr=eta) == pytest.approx(
             math.sqrt(1 - eta**2 + eta**4), rel=1e-6)
         og = max(abs(r) for mu in (1j, -1j) for r in np.roots([1, -(1 + 2 * eta * mu), eta * mu]))
-        assert jaxgan.step_spectral_radius(BL, "optimistic", eta) == pytest.approx(og, rel=1e-5)
+        assert jaxgan.step_spectral_radius(BL, method="optimistic", lr=eta) == pytest.approx(og, rel=1e-5)
     # optimistic's state (the previous field value) is part of the Jacobian: 2 + 2 = 4.
-    assert jaxgan.step_jacobian(BL, "optimistic", 0.1).shape == (4, 4)
+    assert jaxgan.step_jacobian(BL, method="optimistic", lr=0.1).shape == (4, 4)
     # 1 - η² + η⁴ < 1 ⇔ η < 1: stable below, unstable above.
-    rad = jaxgan.stability_region(BL, "extragradient", [0.3, 0.99, 1.01, 1.5]).radius
+    rad = jaxgan.stability_region(BL, method="extragradient", lrs=[0.3, 0.99, 1.01, 1.5]).radius
     assert np.all((rad < 1) == np.array([True, True, False, False]))
 
 
@@ -350,10 +424,10 @@ def test_optax_matches_closed_forms():
     z⁺ = z + ηJz + β(z - z⁻), so per eigenvalue μ of J: λ² - (1 + β + ημ)λ + β = 0 (heavy ball; Gidel et
     al. 2019, negative momentum)."""
     eta = 0.3
-    assert jaxgan.step_spectral_radius(BL, optax.sgd(eta)) == pytest.approx(math.sqrt(1 + eta**2), rel=1e-6)
+    assert jaxgan.step_spectral_radius(BL, method=optax.sgd(eta)) == pytest.approx(math.sqrt(1 + eta**2), rel=1e-6)
     for beta in (-0.5, 0.5):
         expect = max(abs(r) for mu in (1j, -1j) for r in np.roots([1, -(1 + beta + eta * mu), beta]))
-        assert jaxgan.step_spectral_radius(BL, optax.sgd(eta, momentum=beta)) == pytest.approx(expect, rel=1e-5)
+        assert jaxgan.step_spectral_radius(BL, method=optax.sgd(eta, momentum=beta)) == pytest.approx(expect, rel=1e-5)
 
 
 def test_stability_region_matches_closed_form():
@@ -361,27 +435,34 @@ def test_stability_region_matches_closed_form():
     |λ|² = 1/4, so h* = 4γ; for γ > 1 (real λ) h* = 2/|λ_min| = 2/(γ/2 + √(γ²/4 - 1/4))."""
     lrs = np.geomspace(0.02, 20, 400)
     gammas = np.array([0.1, 0.4, 0.8, 1.5, 3.0])
-    reg = jaxgan.stability_region(F.r1(DG, 0.5), "euler", lrs, param="r1_gamma", values=gammas)
+    reg = jaxgan.stability_region(F.r1(DG, 0.5), method="euler", lrs=lrs, param="r1_gamma", values=gammas)
     assert reg.radius.shape == (5, 400)
     expect = np.where(gammas < 1, 4 * gammas, 2 / (gammas / 2 + np.sqrt(np.maximum(gammas**2 / 4 - 0.25, 0))))
     got = reg.max_stable_lr()
     ratio = lrs[1] / lrs[0]
     assert np.all(got <= expect * (1 + 1e-6)) and np.all(got * ratio >= expect * (1 - 1e-6))
-    # A factory: simultaneous heavy ball on the bilinear game is never stable (Gidel et al. 2019, negative momentum).
-    mom = jaxgan.stability_region(BL, lambda lr, b: optax.sgd(lr, momentum=b), np.geomspace(0.01, 2, 20),
+    # An Optimizer's hyper-parameter as the second axis: simultaneous heavy ball on the bilinear game is
+    # never stable (Gidel et al. 2019, negative momentum).
+    heavy_ball = jaxgan.Optimizer(optax.sgd, learning_rate=0.1, momentum=0.0)
+    mom = jaxgan.stability_region(BL, method=heavy_ball, lrs=np.geomspace(0.01, 2, 20),
                                   param="momentum", values=np.linspace(-0.9, 0.9, 7))
     assert mom.radius.shape == (7, 20) and np.all(mom.radius > 1 - 1e-6)
     eta, beta = mom.lrs[5], mom.values[2]
     expect = max(abs(r) for mu in (1j, -1j) for r in np.roots([1, -(1 + beta + eta * mu), beta]))
     assert mom.radius[2, 5] == pytest.approx(expect, rel=1e-5)
-    one_d = jaxgan.stability_region(BL, "extragradient", [0.5, 0.99, 1.01])
+    one_d = jaxgan.stability_region(BL, method="extragradient", lrs=[0.5, 0.99, 1.01])
     np.testing.assert_allclose(one_d.radius, np.sqrt(1 - one_d.lrs**2 + one_d.lrs**4), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"`lrs` must be positive"):
-        jaxgan.stability_region(BL, "euler", [0.1, -1.0])
+    with pytest.raises(ValueError, match=r"`lrs` must hold finite positive numbers"):
+        jaxgan.stability_region(BL, method="euler", lrs=[0.1, -1.0])
     with pytest.raises(ValueError, match=r"`param` must name a parameter"):
-        jaxgan.stability_region(DG, "euler", [0.1], param="gamma", values=[1.0])
-    with pytest.raises(ValueError, match=r"`values` needs `param`"):
-        jaxgan.stability_region(DG, "euler", [0.1], values=[1.0])
+        jaxgan.stability_region(DG, method="euler", lrs=[0.1], param="gamma", values=[1.0])
+    with pytest.raises(ValueError, match=r"`param` and `values` go together"):
+        jaxgan.stability_region(DG, method="euler", lrs=[0.1], values=[1.0])
+    with pytest.raises(TypeError, match=r"must be an update rule.*jaxgan.Optimizer"):  # the old factory form
+        jaxgan.stability_region(BL, method=lambda lr, b: optax.sgd(lr, momentum=b), lrs=[0.1],
+                                param="momentum", values=[0.5])
+    with pytest.raises(TypeError, match=r"update rule is a keyword argument"):  # the old positional form
+        jaxgan.step_spectral_radius(BL, "euler")
 
 
 # ----------------------------------------------------------------------------- table and CLI

@@ -51,8 +51,8 @@ def test_max_stable_lr_euler_closed_form_and_autodiff(pd):
         lam = -4 * pd - 2 * math.sqrt(4 * pd * pd - 1)
         assert lr == pytest.approx(-2 / lam, rel=1e-5)
     # Checked by autodiff through one Euler step.
-    assert jaxgan.step_spectral_radius(f, "euler", lr * 0.99) < 1.0
-    assert jaxgan.step_spectral_radius(f, "euler", lr * 1.01) > 1.0
+    assert jaxgan.step_spectral_radius(f, method="euler", lr=lr * 0.99) < 1.0
+    assert jaxgan.step_spectral_radius(f, method="euler", lr=lr * 1.01) > 1.0
     assert jaxgan.max_stable_lr(jaxgan.pointwise_field("minimax", 0.2)) == pytest.approx(0.4, rel=1e-5)
 
 
@@ -65,7 +65,7 @@ def test_max_stable_lr_alternating_closed_form():
         (a, b), (c, _) = jaxgan.analyze(f).jacobian
         k = -b * c
         expect = min(2 / abs(a), (math.sqrt(a * a + 4 * k) - abs(a)) / k)
-        assert jaxgan.max_stable_lr(f, "alternating") == pytest.approx(expect, rel=1e-4), name
+        assert jaxgan.max_stable_lr(f, method="alternating") == pytest.approx(expect, rel=1e-4), name
 
 
 def test_max_stable_lr_rk4_matches_stability_polynomial():
@@ -76,15 +76,15 @@ def test_max_stable_lr_rk4_matches_stability_polynomial():
     R = lambda x: 1 + x + x**2 / 2 + x**3 / 6 + x**4 / 24
     ok = np.all(np.abs(R(hs[:, None] * ev[None, :])) < 1, axis=1)
     expect = hs[np.argmin(ok)]  # first h that is not stable
-    assert jaxgan.max_stable_lr(f, "rk4") == pytest.approx(expect, rel=1e-4)
+    assert jaxgan.max_stable_lr(f, method="rk4") == pytest.approx(expect, rel=1e-4)
 
 
 def test_no_stable_step_for_a_centre():
     f = jaxgan.pointwise_field("wasserstein", 0.2)
     assert jaxgan.max_stable_lr(f) == 0.0
-    assert jaxgan.max_stable_lr(f, "alternating") == 0.0  # |λ| = 1 exactly: marginal, not stable
+    assert jaxgan.max_stable_lr(f, method="alternating") == 0.0  # |λ| = 1 exactly: marginal, not stable
     # Simultaneous GD on a centre: radius √(1 + lr²) > 1 for every lr.
-    assert jaxgan.step_spectral_radius(f, "euler", 0.3) == pytest.approx(math.sqrt(1 + 0.09), rel=1e-6)
+    assert jaxgan.step_spectral_radius(f, method="euler", lr=0.3) == pytest.approx(math.sqrt(1 + 0.09), rel=1e-6)
 
 
 def test_field_without_rest_point():
@@ -101,9 +101,9 @@ def test_max_stable_lr_on_a_centre_for_methods_that_damp_rotation():
       precision at small h, yet stable);
     - optimistic GD: roots μ of μ² - (1 + 2hλ)μ + hλ = 0, checked here with numpy.roots."""
     f = jaxgan.pointwise_field("wasserstein", 0.2)
-    assert jaxgan.max_stable_lr(f, "extragradient") == pytest.approx(1.0, rel=1e-6)
-    assert jaxgan.max_stable_lr(f, "rk4") == pytest.approx(2 * math.sqrt(2), rel=1e-6)
+    assert jaxgan.max_stable_lr(f, method="extragradient") == pytest.approx(1.0, rel=1e-6)
+    assert jaxgan.max_stable_lr(f, method="rk4") == pytest.approx(2 * math.sqrt(2), rel=1e-6)
     hs = np.linspace(1e-3, 1.0, 100_000)
     ok = [max(abs(np.roots([1, -(1 + 2j * h), 1j * h]))) < 1 for h in hs]
     expect = hs[int(np.argmin(ok))]
-    assert jaxgan.max_stable_lr(f, "optimistic") == pytest.approx(expect, rel=1e-4)
+    assert jaxgan.max_stable_lr(f, method="optimistic") == pytest.approx(expect, rel=1e-4)

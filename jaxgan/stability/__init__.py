@@ -1,18 +1,27 @@
 """Local stability: the one home of Jacobians, linearisations and eigen-analysis.
 
-Continuous time (`analyze`, `stability_conditions`), discrete time through one full update
-(`step_jacobian`, `step_spectral_radius`, `max_stable_lr`, `stability_region`), and
-matrix-free eigenvalues for large states (`jaxgan.stability.krylov`).
+- `jacobians`: Jacobians of a field and of one full update, by autodiff (traceable and compiled).
+- `continuous`: `analyze` (eigenvalues and the kind of equilibrium), `stability_conditions`
+  (the pointwise games' criterion with its numbers), `eigenvalues_over` a parameter.
+- `discrete`: `step_jacobian`, `step_spectral_radius`, `max_stable_lr`, `stability_region`.
+- `krylov`: matrix-free eigenvalues (Arnoldi) for states too large for a dense Jacobian.
+- `modes`: eigenvalues of kernel-induced fields, counted as damped / neutral / growing.
+
+Every function takes `(field, z=None, *, method=..., lr=...)`, with `z` defaulting to the
+field's rest point.
 """
 
-from .analysis import *  # noqa: F401,F403
-from .analysis import __all__ as _analysis_all
-from .analysis import point_or_rest, _radii  # noqa: F401
-from . import krylov
-from .krylov import arnoldi, ritz_values
-
-__all__ = list(_analysis_all) + ["krylov", "arnoldi", "ritz_values"]
-from . import jacobians
+from . import continuous, discrete, jacobians, krylov, modes
+from .continuous import (KINDS, StabilityConditions, StabilityReport, analyze, classify, eigenvalues_over,
+                         point_or_rest, stability_conditions)
+from .discrete import (StabilityRegion, max_stable_lr, spectral_radii, stability_region, step_jacobian,
+                       step_spectral_radius)
 from .jacobians import field_jacobian, jacobian, update_jacobian
+from .krylov import arnoldi, ritz_values
+from .modes import FieldModes, field_eigenvalues, field_modes
 
-__all__ += ["jacobians", "field_jacobian", "jacobian", "update_jacobian"]
+__all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
+           "eigenvalues_over", "point_or_rest", "KINDS", "step_jacobian", "step_spectral_radius",
+           "max_stable_lr", "StabilityRegion", "stability_region", "spectral_radii", "field_jacobian",
+           "jacobian", "update_jacobian", "arnoldi", "ritz_values", "continuous", "discrete", "jacobians",
+           "krylov", "modes", "FieldModes", "field_modes", "field_eigenvalues"]

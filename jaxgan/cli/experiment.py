@@ -1,0 +1,77 @@
+"""`jaxgan experiment NAME`: experiments on real networks (today: `batchnorm`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .. import games, neural, plotting
+from ._common import CLIError, Command, add_quiet, positive_float, positive_int, progress_printer, save_figure, use_agg
+
+__all__ = ["COMMANDS"]
+
+
+def _add_experiment(p):
+    p.add_argument("name", choices=["batchnorm"],
+                   help="batchnorm: ReLU / leaky ReLU / tanh, each plain, with BatchNorm and with dropout, many seeds")
+    p.add_argument("--quick", action="store_true",
+                   help="the smallest size: ReLU plain and with BatchNorm, 4 seeds × 600 updates "
+                        "(compile-bound, well under a minute)")
+    p.add_argument("--small", action="store_true", help="the notebook's size (about a minute)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="write batchnorm_table.md/.csv/.json and the figures (PNG) there")
+    p.add_argument("--game", default="non_saturating", help="the game (default non_saturating)")
+    p.add_argument("--seeds", type=positive_int, default=None, help="seeds per configuration")
+    p.add_argument("--steps", type=positive_int, default=None, help="updates per run")
+    p.add_argument("--activations", nargs="+", choices=["relu", "leaky_relu", "tanh"], default=None,
+                   help="activations to compare (default: the size's)")
+    p.add_argument("--variants", nargs="+", choices=["plain", "batchnorm", "dropout"], default=None,
+                   help="variants of each activation (default: the size's)")
+    p.add_argument("--update", choices=["simultaneous", "alternating"], default="simultaneous")
+    p.add_argument("--lr", type=positive_float, default=5e-4, help="Adam step of both players (default 5e-4)")
+    p.add_argument("--workers", type=positive_int, default=2, help="configurations run concurrently (threads)")
+    p.add_argument("--dpi", type=positive_int, default=110)
+    add_quiet(p, "no progress lines (one per configuration, on stderr)")
+
+
+def _write_outputs(exp, table: str, out: str, size: str, dpi: int) -> int:
+    """The table as Markdown, CSV and JSON and every figure as PNG into `out`; returns the figure count."""
+    with open(os.path.join(out, "batchnorm_table.md"), "w") as fh:
+        fh.write(table + "\n")
+    with open(os.path.join(out, "batchnorm_table.csv"), "w") as fh:
+        fh.write(exp.csv())
+    with open(os.path.join(out, "batchnorm.json"), "w") as fh:
+        json.dump(exp.to_json(), fh, indent=1)
+    use_agg()
+    figs = plotting.neural_experiment_figures(exp, path_angles=exp.path_angles(n_seeds=4 if size == "default" else 2))
+    for name, fig in figs.items():
+        save_figure(fig, os.path.join(out, f"batchnorm_{name}.png"), dpi)
+    return len(figs)
+
+
+def _run_experiment(args):
+    if args.quick and args.small:
+        raise CLIError("choose at most one of --quick and --small")
+    size = "quick" if args.quick else "small" if args.small else "default"
+    game = games.get(args.game)
+    if args.out is not None:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as exc:
+            raise CLIError(f"cannot create {args.out!r}: {exc}") from None
+    exp = neural.batchnorm_experiment(size, game=game, seeds=args.seeds, steps=args.steps, update=args.update,
+                                      lr=args.lr, workers=args.workers, activations=args.activations,
+                                      variants=args.variants, progress=progress_printer(args))
+    table = exp.table()
+    print(table)
+    if args.out is not None:
+        n_figs = _write_outputs(exp, table, args.out, size, args.dpi)
+        print(f"wrote {n_figs} figures and the table to {args.out}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {
+    "experiment": Command(_add_experiment, _run_experiment,
+                          "run an experiment on real networks (batchnorm: does BatchNorm make GAN training cycle?)"),
+}

@@ -1,0 +1,113 @@
+"""`jaxgan kernel`: the parametric kernel of an MLP discriminator, its spectrum and the kernel field's modes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from .. import games, kernels, plotting
+from .._checks import check_interval
+from ._common import CLIError, Command, positive_int, save_figure, use_agg
+
+__all__ = ["COMMANDS"]
+
+
+def _add_kernel(p):
+    p.add_argument("--act", default="relu", choices=["relu", "leaky_relu", "tanh"], help="activation (default relu)")
+    p.add_argument("--width", type=positive_int, default=256, help="hidden width (default 256)")
+    p.add_argument("--depth", type=positive_int, default=2, help="number of hidden layers (default 2)")
+    p.add_argument("--bn", action="store_true", help="BatchNorm after each hidden layer")
+    p.add_argument("--bn-mode", choices=["train", "eval"], default="train",
+                   help="with --bn: train = batch statistics (the kernel is an operator on the grid), "
+                        "eval = running statistics calibrated on data samples (a kernel)")
+    p.add_argument("--n", type=positive_int, default=200, help="grid points (default 200)")
+    p.add_argument("--x-range", type=float, nargs=2, default=(-3.0, 3.0), metavar=("LO", "HI"),
+                   help="the 1-D grid (default -3 3); data density pd = N(0, 1) on it")
+    p.add_argument("--game", default="minimax", help="game of the kernel field (default minimax)")
+    p.add_argument("--algorithm", default="auto", choices=["auto", "structured", "jacobian", "jacfwd"],
+                   help="how the kernel is computed (default auto: the structured path for jaxgan MLPs)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation seed (≥ 0)")
+    p.add_argument("--x64", action="store_true", help="compute in float64 (resolves the spectrum's tail)")
+    p.add_argument("--compare", action="store_true",
+                   help="also ReLU, tanh and ReLU+BatchNorm(train) discriminators of the same size")
+    p.add_argument("--out", default=None, help="folder for figures and kernel_summary.json")
+
+
+def _cases(args) -> list:
+    """`(activation, batchnorm, mode)` of the asked network, then those --compare adds."""
+    cases = [(args.act, args.bn, args.bn_mode)]
+    if args.compare:
+        for c in (("relu", False, "train"), ("tanh", False, "train"), ("relu", True, "train")):
+            if c not in cases:
+                cases.append(c)
+    return cases
+
+
+def _print_table(summary: list) -> None:
+    print(f"{'network':<16}{'params':>9}{'kernel s':>10}{'λ1':>11}{'λ10/λ1':>10}{'erank':>8}"
+          f"{'damped':>8}{'neutral':>8}{'growing':>8}{'slowest damping':>17}")
+    for s in summary:
+        lam = s["eigenvalues"]
+        l10 = lam[min(9, len(lam) - 1)] / lam[0]
+        print(f"{s['network']:<16}{s['n_params']:>9}{s['kernel_seconds']:>10.3f}{lam[0]:>11.4g}{l10:>10.2e}"
+              f"{s['effective_rank']:>8.2f}{s['field_damped']:>8}{s['field_neutral']:>8}{s['field_growing']:>8}"
+              f"{s['field_slowest_damping']:>17.3g}")
+
+
+def _write_outputs(out: str, studies: list, summary: list, game, grid: dict) -> None:
+    """The four figures and kernel_summary.json into the folder `out`."""
+    use_agg()
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create {out!r}: {exc}") from None
+    first = studies[0]
+    arch = first.architecture
+    figures = {
+        "kernel.png": plotting.kernel_heatmap(first.K, first.x, title=f"K_θ(x, y): {first.name} {arch}"),
+        "spectrum.png": plotting.kernel_spectrum({s.name: s.spectrum for s in studies},
+                                                 title=f"spectrum of K W on {grid['n']} points, {arch}"),
+        "eigenfunctions.png": plotting.kernel_eigenfunctions(first.spectrum, first.x, k=4,
+                                                             title=f"leading eigenfunctions: {first.name} {arch}"),
+        "field_eigenvalues.png": plotting.kernel_field_eigenvalues(
+            {s.name: s.field for s in studies}, title=f"{game.name} kernel field at its rest point, {arch}"),
+    }
+    for name, ax in figures.items():
+        save_figure(ax.figure, os.path.join(out, name), 120)
+    with open(os.path.join(out, "kernel_summary.json"), "w") as fh:
+        json.dump({"grid": grid, "game": game.name, "cases": summary}, fh, indent=1)
+    print(f"wrote {', '.join(figures)}, kernel_summary.json to {out}")
+
+
+def _run_kernel(args):
+    import jax
+
+    game = games.get(args.game)
+    lo, hi = check_interval(None, "--x-range", args.x_range)
+    if args.n < 2:
+        raise CLIError(f"--n must be at least 2; got {args.n}")
+    # float64 only inside this block (the figures recompute the fields' modes, so they are drawn
+    # inside it too): jaxgan never changes jax.config.
+    with jax.enable_x64(True) if args.x64 else contextlib.nullcontext():
+        studies = [kernels.kernel_study(activation=act, width=args.width, depth=args.depth, batchnorm=bn,
+                                        bn_mode=mode, n=args.n, x_range=(lo, hi), game=game,
+                                        algorithm=args.algorithm, seed=args.seed)
+                   for act, bn, mode in _cases(args)]
+        arch = studies[0].architecture
+        summary = [s.summary() for s in studies]
+        print(f"parametric kernel of {arch} discriminators on {args.n} points in [{lo:g}, {hi:g}] "
+              f"({'float64' if args.x64 else 'float32'}, algorithm {args.algorithm}); field: {game.name}, pd = N(0,1)")
+        _print_table(summary)
+        print(f"field modes at the rest point: |Re λ| ≤ √eps·max|λ| counts as neutral (unresolved); the kernel is "
+              f"normalised to λ1(K W) = 1{'' if args.x64 else '; float32: pass --x64 to resolve slow modes'}")
+        if args.out:
+            _write_outputs(args.out, studies, summary, game, {"n": args.n, "lo": lo, "hi": hi})
+    return 0
+
+
+COMMANDS = {
+    "kernel": Command(_add_kernel, _run_kernel,
+                      "parametric kernel of an MLP discriminator: heatmap, spectrum, eigenfunctions, "
+                      "and the kernel-induced field's eigenvalues"),
+}

@@ -1,0 +1,94 @@
+"""`parametric_kernel`: the kernel matrix of a network on sets of points, by the algorithm chosen."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+
+from .blocks import kernel_jacfwd, kernel_jacobian
+from .plan import DEFAULT_MEMORY_BUDGET, check_algorithm, check_batch_size, check_budget, choose_algorithm, make_plan
+from .structured import kernel_structured
+
+__all__ = ["parametric_kernel"]
+
+
+def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str = "auto", batch_size=None,
+                      train: bool | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET, apply_kwargs=None,
+                      x1_kwargs=None, x2_kwargs=None, batch_coupled: bool | None = None) -> jax.Array:
+    """The parametric kernel `K[i, j] = Σ_p ∂D(x1_i)/∂θ_p · ∂D(x2_j)/∂θ_p` of a network.
+
+    The article's `K_θ(x, y)` (Section 3), i.e. the empirical neural tangent kernel (Jacot et
+    al. 2018). `K` is symmetric positive semi-definite when `x2` is omitted.
+
+    **Arguments:**
+
+    - `apply_fn`: `apply_fn(params, x, **kwargs) -> Float[Array, "b"]` (or `"b 1"`): one scalar
+      per input, for a batch `x` of shape `(b, ...)`. Any pytree of floating arrays works as
+      `params` (plain dicts, flax variables, the array part of an equinox module). The `apply` of
+      `jaxgan.nets.mlp` is recognised and takes the structured path.
+    - `params`: the parameters θ.
+    - `x1`: `Float[Array, "n1 ..."]`, inputs along the leading axis (for a jaxgan MLP: `(n1, d)`,
+      or `(n1,)` when `d = 1`).
+    - `x2`: `Float[Array, "n2 ..."]` with the same feature shape, or `None` for `x2 = x1` (then
+      only the blocks on and above the diagonal are computed and `K` is exactly symmetric).
+    - `algorithm`: how `K` is computed (the same numbers to round-off):
+      - `"auto"` (default): `"structured"` for jaxgan MLPs, else `"jacobian"`.
+      - `"structured"`: jaxgan MLPs only. Per-layer factors — layer inputs `a` and back-propagated
+        derivatives `G = ∂D/∂h` — contracted as `Σ_l ([a,1][a,1]ᵀ) ⊙ (G Gᵀ)`; cost `O(N² Σ widths)`,
+        memory `O(N Σ widths)`, never the `N×P` Jacobian. With BatchNorm in train mode the factors
+        are batch-coupled (`∂D_i/∂h_k` for all pairs k, one vjp of the batch per output row); each
+        row is compressed to `Lᵀ G_i` with `L L ᵀ = [a,1][a,1]ᵀ`, `r = min(N, width+1)` numbers per
+        hidden unit instead of the `width+1` of the Jacobian.
+      - `"jacobian"`: any network. Jacobian rows (`vmap(grad)`, or vjps of the full batch when
+        batch-coupled) in row blocks of `batch_size` rows, two blocks held at a time; blocks above
+        the diagonal only when `x2` is omitted.
+      - `"jacfwd"`: the literal recipe of the design brief — the Jacobian over the flattened
+        parameters by forward mode, i.e. P forward passes, then `J1 J2ᵀ`. For small nets and as a
+        reference only (refused when the `N×P` Jacobian exceeds `memory_budget`).
+    - `batch_size`: rows per block (≥ 1); default: sized to `memory_budget`.
+    - `train`: the mode of networks with BatchNorm or dropout. **Required** for such jaxgan MLPs:
+      `False` — eval mode (running statistics, no dropout): the result is the *kernel*
+      `K_θ(x1_i, x2_j)`; `True` — train mode (batch statistics): the result is the *operator*
+      `J1 J2ᵀ` with `J1 = ∂D(x1 as one batch)/∂θ` (and `J2` the same for `x2` as its own batch),
+      whose entries depend on the whole batch. For other functions a non-None `train` is
+      forwarded as `apply_fn(..., train=train)`.
+    - `memory_budget`: bytes for the working set of one block pair (default 256 MiB: for the
+      `"jacobian"` path two blocks of `b` Jacobian rows, `2·b·P` floats; a larger budget means
+      larger blocks and fewer recomputed rows); the output `K` itself (`n1·n2` floats) comes on top.
+    - `apply_kwargs`: further keyword arguments of `apply_fn`, the same for every input.
+    - `x1_kwargs`, `x2_kwargs`: per-example keyword arguments (leaves with a leading axis `n1`,
+      `n2`), sliced with the rows — e.g. a fixed dropout mask `{"mask": nets.dropout_masks(...)}`.
+    - `batch_coupled`: for functions other than jaxgan MLPs, `True` when an output depends on the
+      whole batch (then `x1` is one batch and `K` the full-batch operator). Default `False`.
+
+    **Returns:** `Float[Array, "n1 n2"]` in the dtype of `apply_fn`'s output (float64 if the
+    parameters and inputs are float64), assembled block by block in place on the default device.
+    The function drives a loop over blocks on the host, so it cannot itself be traced by
+    `jit`/`vmap`/`grad` (use `kernel_vp` there). Matrix products run at `Precision.HIGHEST`.
+
+    **Raises:** before anything is compiled, naming the argument: `ArgumentTypeError` for arguments
+    of the wrong kind (a non-callable `apply_fn`, non-floating `params`, a non-integer `batch_size`);
+    `ArgumentError` for an output that is not one scalar per input, `x` of the wrong rank, feature
+    shapes that differ, `batch_size < 1`, an unknown `algorithm`, `"structured"` for a network that
+    is not a jaxgan MLP, a missing `train` for BatchNorm/dropout MLPs, `"jacfwd"` beyond the budget.
+
+    **Example:**
+
+    ```python
+    init, apply = jaxgan.nets.mlp((1, 512, 512, 1))
+    x = jnp.linspace(-2, 2, 256)
+    K = jaxgan.kernels.parametric_kernel(apply, init(jax.random.PRNGKey(0)), x)  # (256, 256), structured
+    ```
+    """
+    who = "parametric_kernel"
+    algorithm = check_algorithm(algorithm, who)
+    batch_size = check_batch_size(batch_size, who)
+    budget = check_budget(memory_budget, who)
+    plan = make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled)
+    algorithm = choose_algorithm(plan, algorithm, who)
+    if algorithm == "structured":
+        return kernel_structured(plan, params, batch_size, budget)
+    if algorithm == "jacobian":
+        return kernel_jacobian(plan, params, batch_size, budget)
+    return kernel_jacfwd(plan, params, budget, who)

@@ -1,0 +1,317 @@
+"""Argument canonicalisation for the kernel functions, and the choice of algorithm.
+
+Every public kernel function starts by turning its arguments into a `Plan`: host arrays of
+inputs (row blocks are sliced on the host), the network's static and array keyword arguments
+split apart (static ones key the compiled functions), the mode of jaxgan MLPs with BatchNorm
+or dropout made explicit, and the output checked to be one floating scalar per input — all
+before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import nets as _nets
+from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int
+from ..errors import ArgumentError, ArgumentTypeError
+
+__all__ = ["ALGORITHMS", "DEFAULT_MEMORY_BUDGET"]
+
+ALGORITHMS = ("auto", "structured", "jacobian", "jacfwd")
+DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def mm(a, b):
+    """`a @ b` at `Precision.HIGHEST` (a float32 kernel must not lose digits to TF32/bf16 passes)."""
+    return jnp.matmul(a, b, precision=HIGHEST)
+
+
+class Static:
+    """Hashable holder for a static callable: value equality when hashable, else identity."""
+
+    __slots__ = ("obj", "_key")
+
+    def __init__(self, obj):
+        self.obj = obj
+        try:
+            hash(obj)
+            self._key = ("v", obj)
+        except TypeError:
+            self._key = ("id", id(obj))
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        if not isinstance(other, Static):
+            return False
+        if self._key[0] == "id" or other._key[0] == "id":
+            return self.obj is other.obj
+        return self.obj is other.obj or self.obj == other.obj
+
+
+class Plan(NamedTuple):
+    """The canonical arguments of one kernel computation."""
+
+    fn: Static
+    spec: Any  # nets.MLPSpec or None
+    skw: tuple  # static keyword arguments of apply_fn, sorted (name, value) pairs
+    dkw: dict  # array-valued keyword arguments, passed unchanged
+    x1: np.ndarray  # host arrays: blocks are sliced on the host
+    x2: np.ndarray | None
+    ex1: dict  # per-example keyword arguments of x1 (leading axis n1)
+    ex2: dict
+    coupled: bool  # outputs depend on the whole batch (BatchNorm in train mode)
+    dtype: Any
+    n_params: int
+
+
+# ============================================================================ scalar arguments
+
+
+def check_algorithm(algorithm, who: str) -> str:
+    """One of `ALGORITHMS`."""
+    return check_choice(who, "algorithm", algorithm, ALGORITHMS)
+
+
+def check_batch_size(batch_size, who: str) -> int | None:
+    """`None` (sized to the memory budget) or an int ≥ 1."""
+    return None if batch_size is None else check_int(who, "batch_size", batch_size, lo=1)
+
+
+def check_budget(budget, who: str) -> int:
+    """A positive, finite number of bytes, as an int."""
+    return max(1, int(check_float(who, "memory_budget", budget, sign="positive")))
+
+
+# ============================================================================ inputs
+
+
+def _is_arraylike(v) -> bool:
+    return isinstance(v, (jax.Array, np.ndarray)) or (hasattr(v, "shape") and hasattr(v, "dtype"))
+
+
+def _split_kwargs(kw: dict, who: str):
+    """`(static, dynamic)`: hashable keyword arguments as sorted pairs, array-valued ones as a dict."""
+    static, dynamic = [], {}
+    for k, v in kw.items():
+        if any(_is_arraylike(leaf) for leaf in jax.tree_util.tree_leaves(v)):
+            dynamic[k] = v
+        else:
+            try:
+                hash(v)
+            except TypeError:
+                raise bad_type(who, f"apply_kwargs[{k!r}]", "hashable or a pytree of arrays", v) from None
+            static.append((k, v))
+    return tuple(sorted(static, key=lambda kv: kv[0])), dynamic
+
+
+def _host_points(x, name: str, who: str, traceable: bool):
+    """`x` as a numeric host array (a tracer kept as it is with `traceable`)."""
+    if x is None:
+        raise ArgumentTypeError(f"{who} argument `{name}` must be an array of inputs; got None.")
+    try:
+        arr = x if (traceable and isinstance(x, jax.core.Tracer)) else np.asarray(x)
+    except jax.errors.TracerArrayConversionError:
+        raise ArgumentTypeError(f"{who} runs a blocked loop on the host and cannot be traced (jit/vmap/grad); "
+                                f"pass concrete arrays as `{name}` (use kernel_vp inside jit).") from None
+    except (TypeError, ValueError):
+        raise bad_type(who, name, "an array of inputs", x) from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ArgumentTypeError(f"{who} argument `{name}` must be a numeric array; got dtype {arr.dtype}.")
+    return arr
+
+
+def _mlp_points(arr, name: str, who: str, spec):
+    """An MLP's inputs as `(n, d_in)` (a 1-D array is `(n, 1)` when `d_in == 1`)."""
+    d = spec.sizes[0]
+    if arr.ndim not in (1, 2) or (arr.ndim == 1 and d != 1):
+        want = f"(n, {d})" + (" or (n,)" if d == 1 else "")
+        raise ArgumentError(f"{who} argument `{name}` must have shape {want} for the MLP {spec.sizes}; "
+                            f"got shape {tuple(arr.shape)} (rank {arr.ndim}).")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape[1] != d:
+        raise ArgumentError(f"{who} argument `{name}` must have {d} features (shape (n, {d})) for the MLP "
+                            f"{spec.sizes}; got shape {tuple(arr.shape)}.")
+    return arr
+
+
+def as_points(x, name: str, who: str, spec, traceable: bool = False):
+    """Inputs as a host array `(n, ...)` (row blocks are sliced on the host: no compiled gathers);
+    with `traceable`, a traced value is kept as it is."""
+    arr = _host_points(x, name, who, traceable)
+    if spec is not None:
+        arr = _mlp_points(arr, name, who, spec)
+    elif arr.ndim < 1:
+        raise ArgumentError(f"{who} argument `{name}` must have a leading axis of examples, shape (n, ...); "
+                            f"got a scalar.")
+    if arr.shape[0] < 1:
+        raise ArgumentError(f"{who} argument `{name}` must hold at least one input; got shape {tuple(arr.shape)}.")
+    if not np.issubdtype(arr.dtype, np.inexact):
+        arr = arr.astype(jnp.result_type(float))
+    return arr
+
+
+def _example_kwargs(kw, n: int, name: str, who: str, traceable: bool = False) -> dict:
+    """Per-example keyword arguments: a dict whose leaves all have a leading axis of `n`."""
+    if kw is None:
+        return {}
+    if not isinstance(kw, dict):
+        raise bad_type(who, name, "a dict of per-example keyword arguments", kw)
+    for k, v in kw.items():
+        for leaf in jax.tree_util.tree_leaves(v):
+            shape = jnp.shape(leaf)
+            if len(shape) < 1 or shape[0] != n:
+                raise ArgumentError(f"{who} argument `{name}[{k!r}]` must have a leading axis of {n} (one entry "
+                                    f"per input); got a leaf of shape {shape}.")
+    conv = (lambda a: a if isinstance(a, jax.core.Tracer) else np.asarray(a)) if traceable else np.asarray
+    try:
+        return {k: jax.tree_util.tree_map(conv, v) for k, v in kw.items()}
+    except jax.errors.TracerArrayConversionError:
+        raise ArgumentTypeError(f"{who} cannot be traced (jit/vmap/grad); pass concrete arrays in `{name}`.") from None
+
+
+def _count_params(params, who: str) -> int:
+    """The number of parameters of a pytree of floating arrays."""
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ArgumentError(f"{who} argument `params` has no array leaves; nothing to differentiate.")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not (_is_arraylike(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.floating)):
+            raise ArgumentTypeError(
+                f"{who} argument `params` must be a pytree of floating arrays; leaf {jax.tree_util.keystr(path)} "
+                f"is {type(leaf).__name__} of dtype {getattr(leaf, 'dtype', None)} (for equinox modules, pass "
+                f"the array part from eqx.partition and close over the rest)."
+            )
+    return int(sum(math.prod(jnp.shape(leaf)) for leaf in leaves))
+
+
+# ============================================================================ the network's mode
+
+
+def _mlp_mode(who, spec, params, train, kw, ex1, has_x2, batch_coupled, names):
+    """`(apply kwargs, coupled)` of a jaxgan MLP: its mode is explicit (`train=`), its only
+    per-example argument is a dropout mask, used in train mode only."""
+    n1_name, n2_name = names
+    _nets.check_params(spec, params)
+    if kw:
+        raise ArgumentError(f"{who}: a jaxgan MLP takes its mode through `train=` and its dropout masks through "
+                            f"`{n1_name}_kwargs={{'mask': ...}}`; `apply_kwargs` must be empty, got {sorted(kw)}.")
+    if train is None and (spec.batchnorm or spec.dropout > 0):
+        raise ArgumentError(
+            f"{who}: the MLP {spec.sizes} has " + ("BatchNorm" if spec.batchnorm else "dropout")
+            + "; choose `train=False` (eval mode: running statistics, no dropout — a kernel K(x, y)) or "
+            "`train=True` (batch statistics: an operator on the batch, the full-batch Jacobian product"
+            + ("; dropout then needs a fixed per-example mask" if spec.dropout > 0 else "") + ")."
+        )
+    train = bool(train)
+    extra = set(ex1) - {"mask"}
+    if extra:
+        raise ArgumentError(f"{who}: a jaxgan MLP takes only `mask` per example; got {sorted(extra)}.")
+    if train and spec.dropout > 0 and "mask" not in ex1:
+        raise ArgumentError(f"{who}: dropout in train mode needs a fixed per-example mask: pass "
+                            f"`{n1_name}_kwargs={{'mask': jaxgan.nets.dropout_masks(apply, key, n)}}`"
+                            + (f" (and `{n2_name}_kwargs`)" if has_x2 else "") + ".")
+    if not (train and spec.dropout > 0) and ex1:
+        raise ArgumentError(f"{who}: a dropout mask is used only in train mode with dropout > 0; remove "
+                            f"`{n1_name}_kwargs`.")
+    coupled = train and spec.batchnorm
+    if batch_coupled is not None and bool(batch_coupled) != coupled:
+        raise ArgumentError(f"{who} argument `batch_coupled={batch_coupled}` contradicts the MLP: with "
+                            f"train={train} and batchnorm={spec.batchnorm} it is {coupled}; leave it None.")
+    return {"train": train}, coupled
+
+
+def _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled):
+    """The dtype of `apply_fn`'s output, after checking it is one floating scalar per input
+    (abstract evaluation on one or two inputs, or the whole batch when coupled: nothing is compiled)."""
+    m = x.shape[0] if coupled else min(2, x.shape[0])
+    try:
+        out = jax.eval_shape(lambda p, xx, e: raw_call(fn, skw, p, xx, dkw, e), params, x[:m],
+                             jax.tree_util.tree_map(lambda a: a[:m], ex))
+    except (ValueError, TypeError) as exc:
+        kind = ArgumentTypeError if isinstance(exc, TypeError) else ArgumentError
+        raise kind(f"{who}: apply_fn(params, {name}) failed: {exc}") from exc
+    if not hasattr(out, "shape") or out.shape not in ((m,), (m, 1)):
+        raise ArgumentError(f"{who} argument `apply_fn` must return one scalar per input, shape ({m},) or "
+                            f"({m}, 1) for {m} inputs; got {getattr(out, 'shape', type(out).__name__)}.")
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ArgumentTypeError(f"{who} argument `apply_fn` must return floating values; got dtype {out.dtype}.")
+    return out.dtype
+
+
+# ============================================================================ the plan
+
+
+def make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled,
+              names=("x1", "x2"), traceable=False) -> Plan:
+    """Check and canonicalise the arguments of a kernel function (see `Plan`); `names` are the
+    public names of `x1`, `x2` in messages, `traceable` lets traced inputs through (`kernel_vp`)."""
+    check_callable(who, "apply_fn", apply_fn, "callable as apply_fn(params, x)")
+    n_params = _count_params(params, who)
+    spec = _nets.spec_of(apply_fn)
+    n1_name, n2_name = names
+    x1 = as_points(x1, n1_name, who, spec, traceable)
+    x2 = None if x2 is None else as_points(x2, n2_name, who, spec, traceable)
+    if x2 is not None and x2.shape[1:] != x1.shape[1:]:
+        raise ArgumentError(f"{who}: `{n1_name}` and `{n2_name}` must have the same feature shape; got "
+                            f"{tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}.")
+    ex1 = _example_kwargs(x1_kwargs, x1.shape[0], f"{n1_name}_kwargs", who, traceable)
+    ex2 = {}
+    if x2 is None and x2_kwargs is not None:
+        raise ArgumentError(f"{who} argument `{n2_name}_kwargs` given without `{n2_name}`.")
+    if x2 is not None:
+        ex2 = _example_kwargs(x2_kwargs, x2.shape[0], f"{n2_name}_kwargs", who, traceable)
+        if set(ex1) != set(ex2):
+            raise ArgumentError(f"{who}: `{n1_name}_kwargs` and `{n2_name}_kwargs` must name the same "
+                                f"per-example arguments; got {sorted(ex1)} and {sorted(ex2)}.")
+    if apply_kwargs is not None and not isinstance(apply_kwargs, dict):
+        raise bad_type(who, "apply_kwargs", "a dict", apply_kwargs)
+    kw = dict(apply_kwargs or {})
+    if train is not None:
+        train = check_bool(who, "train", train)
+    if spec is not None:
+        kw, coupled = _mlp_mode(who, spec, params, train, kw, ex1, x2 is not None, batch_coupled, names)
+    else:
+        if train is not None:
+            kw["train"] = train
+        coupled = bool(batch_coupled) if batch_coupled is not None else False
+    skw, dkw = _split_kwargs(kw, who)
+    fn = Static(apply_fn)
+    dtype = None
+    for x, ex, name in ((x1, ex1, n1_name), (x2, ex2, n2_name)):
+        if x is not None:
+            dtype = _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled)
+    return Plan(fn, spec, skw, dkw, x1, x2, ex1, ex2, coupled, dtype, n_params)
+
+
+def choose_algorithm(plan: Plan, algorithm: str, who: str) -> str:
+    """The algorithm `"auto"` stands for (`"structured"` for jaxgan MLPs, else `"jacobian"`);
+    `"structured"` is refused for other networks."""
+    if algorithm == "auto":
+        return "structured" if plan.spec is not None else "jacobian"
+    if algorithm == "structured" and plan.spec is None:
+        raise ArgumentError(f"{who} argument `algorithm='structured'` needs the apply of a jaxgan.nets.mlp; "
+                            f"got {plan.fn.obj!r}: use algorithm='jacobian' (any network).")
+    return algorithm
+
+
+# ============================================================================ evaluation
+
+
+def raw_call(fn: Static, skw, params, x, dkw, ex):
+    """`apply_fn(params, x, **static, **arrays, **per_example)`."""
+    return fn.obj(params, x, **dict(skw), **dkw, **ex)
+
+
+def call(fn: Static, skw, params, x, dkw, ex):
+    """`raw_call` with the output as one scalar per input, shape `(n,)`."""
+    out = raw_call(fn, skw, params, x, dkw, ex)
+    return out.reshape(x.shape[0])

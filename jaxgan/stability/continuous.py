@@ -1,0 +1,272 @@
+"""Continuous time: the linearisation of a field at a point, its eigenvalues and their verdict,
+and the pointwise games' stability criterion stated with its numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import games as _games
+from .._checks import check_instance, check_values
+from .._format import eigenvalues_text
+from ..dynamics import Optimizer, UpdateRule, canonical_state, is_optax
+from ..errors import ArgumentError, ArgumentTypeError
+from ..fields import Field
+from .jacobians import field_jacobian, jacobian
+
+__all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
+           "eigenvalues_over", "point_or_rest", "KINDS"]
+
+KINDS = ("stable node", "unstable node", "stable focus", "unstable focus", "centre", "saddle", "degenerate")
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityReport:
+    """Linearisation of a field at a point.
+
+    - `point`: where (shape `(n,)`); `velocity`: the field there (≈ 0 at a rest point).
+    - `jacobian`: `Float[Array, "n n"]`, by `jax.jacfwd`.
+    - `eigenvalues`: `Complex[Array, "n"]`, sorted by real part, then imaginary part.
+    - `kind`: one of "stable node", "unstable node", "stable focus", "unstable focus",
+      "centre", "saddle", "degenerate".
+    - `stable`: True iff every eigenvalue has a strictly negative real part (asymptotic
+      stability; a centre is *not* stable in this sense).
+    """
+
+    point: np.ndarray
+    velocity: np.ndarray
+    jacobian: np.ndarray
+    eigenvalues: np.ndarray
+    kind: str
+    stable: bool
+    field_name: str = ""
+
+    def __str__(self):
+        eig = eigenvalues_text(self.eigenvalues, 6, spaced=False)
+        return (f"{self.field_name} at {np.array2string(self.point, precision=6)}: {self.kind} "
+                f"({'stable' if self.stable else 'not stable'}); eigenvalues {eig}")
+
+    def as_dict(self) -> dict:
+        return {
+            "field": self.field_name, "point": self.point.tolist(), "velocity": self.velocity.tolist(),
+            "jacobian": self.jacobian.tolist(),
+            "eigenvalues": [[float(l.real), float(l.imag)] for l in self.eigenvalues],
+            "kind": self.kind, "stable": self.stable,
+        }
+
+
+def classify(eigenvalues, *, rtol: float | None = None) -> str:
+    """Name the kind of equilibrium from its eigenvalues.
+
+    A real part counts as zero when |Re λ| ≤ rtol·max(1, max|λ|) (default rtol: 1000 ulp of
+    the eigenvalues' precision), likewise an imaginary part.
+    """
+    raw = np.asarray(eigenvalues)
+    ev = raw.astype(np.complex128)
+    if rtol is None:
+        real_dtype = raw.real.dtype if np.issubdtype(raw.dtype, np.inexact) else np.float64
+        rtol = 1000 * np.finfo(real_dtype).eps
+    tol = rtol * max(1.0, float(np.max(np.abs(ev))) if ev.size else 1.0)
+    re, im = ev.real, ev.imag
+    zero_re = np.abs(re) <= tol
+    complex_ = np.abs(im) > tol
+    if np.any(np.abs(ev) <= tol):
+        return "degenerate"
+    if np.all(zero_re):
+        return "centre" if np.all(complex_) else "degenerate"
+    if np.any(zero_re):
+        return "degenerate"
+    if np.all(re < 0):
+        return "stable focus" if np.any(complex_) else "stable node"
+    if np.all(re > 0):
+        return "unstable focus" if np.any(complex_) else "unstable node"
+    return "saddle"
+
+
+def _is_method(value) -> bool:
+    return isinstance(value, (str, UpdateRule, Optimizer)) or is_optax(value)
+
+
+def point_or_rest(field: Field, z, fn: str = "analyze") -> jax.Array:
+    """`z` canonicalised to shape `(n,)`, or the field's rest point when `z` is None.
+
+    **Raises:** `ArgumentError` naming `fn` if there is no rest point and no `z`, or `z` has the
+    wrong shape; `ArgumentTypeError` for a `z` that is an update rule (the calling convention is
+    `fn(field, z=None, *, method=..., lr=...)`).
+    """
+    if z is None:
+        rest = field.rest_point
+        if rest is None:
+            raise ArgumentError(f"{fn}: field {field.name!r} has no known rest point; pass `z` to work at a point.")
+        return jnp.asarray(rest, dtype=jnp.result_type(float))
+    if _is_method(z):
+        raise ArgumentTypeError(f"{fn} argument `z` must be a point of shape ({field.dim},); got {z!r}. The update "
+                                f"rule is a keyword argument: {fn}(field, method=..., lr=...).")
+    z = canonical_state(field, z, fn, "z")
+    if z.ndim != 1:
+        raise ArgumentError(f"{fn} argument `z` must have shape ({field.dim},); got {tuple(z.shape)}.")
+    return z
+
+
+def check_field_param(fn: str, field: Field, param) -> str:
+    """`param` if it names one of `field`'s parameters; else an `ArgumentError` listing them."""
+    have = sorted(field.params) if isinstance(field.params, dict) else []
+    if not isinstance(param, str) or param not in have:
+        raise ArgumentError(f"{fn} argument `param` must name a parameter of field {field.name!r} ({have}); "
+                            f"got {param!r}.")
+    return param
+
+
+def _sorted_eigs(m) -> np.ndarray:
+    ev = np.linalg.eigvals(np.asarray(m, dtype=np.float64))
+    return ev[np.lexsort((ev.imag, ev.real))]
+
+
+def analyze(field: Field, z=None) -> StabilityReport:
+    """Linearise `field` at its rest point (or at `z`) and classify the equilibrium.
+
+    **Arguments:**
+
+    - `field`: a `Field`.
+    - `z`: the point (shape `(n,)`); default: `field.rest_point`.
+
+    **Returns:** a `StabilityReport` (`.jacobian`, `.eigenvalues`, `.kind`, `.stable`).
+
+    **Raises:** `ArgumentError` if `z` is omitted and the field has no rest point, or `z` has
+    the wrong shape.
+
+    Example: the classic GAN at pd = 0.2 is a stable focus with eigenvalues
+    `-0.8 ± 1.833i` (= -4pd ± 2√(4pd² - 1)).
+    """
+    check_instance("analyze", "field", field, Field, "a jaxgan Field")
+    p = point_or_rest(field, z, "analyze")
+    jac = np.asarray(field_jacobian(field, p))
+    ev = _sorted_eigs(jac)
+    kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
+    return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
+
+
+# ----------------------------------------------------------------------------- the criterion
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityConditions:
+    """The local criterion of a pointwise game, with its numbers.
+
+    At the rest point `(D0, pd)` the Jacobian is `[[pd·(f1''+f2'')(D0), f2'(D0)], [f3'(D0), 0]]`:
+    trace = pd·(f1''+f2'')(D0), determinant = -f2'(D0)·f3'(D0). So for every pd > 0 the rest
+    point is locally asymptotically stable iff
+
+        (1) (f1'' + f2'')(D0) < 0      (the discriminator's objective is concave at D0)
+        (2) f2'(D0) · f3'(D0) < 0      (the generator pushes against the discriminator)
+    """
+
+    game: str
+    d0: float
+    curvature: float  # (f1'' + f2'')(D0)
+    coupling: float  # f2'(D0) * f3'(D0)
+    df2: float
+    df3: float
+
+    @property
+    def curvature_ok(self) -> bool:
+        return self.curvature < 0
+
+    @property
+    def coupling_ok(self) -> bool:
+        return self.coupling < 0
+
+    @property
+    def stable(self) -> bool:
+        return self.curvature_ok and self.coupling_ok
+
+    @property
+    def verdict(self) -> str:
+        """The verdict in a few words: "stable", "centre (not stable)", "saddle (unstable)" or "not stable"."""
+        if self.stable:
+            return "stable"
+        if self.coupling_ok and self.curvature == 0:
+            return "centre (not stable)"
+        if self.coupling > 0:
+            return "saddle (unstable)"
+        return "not stable"
+
+    def explain(self) -> str:
+        def mark(ok):
+            return "holds" if ok else "FAILS"
+
+        lines = [
+            f"game {self.game!r}: rest point D0 = {self.d0:.6g}, pg = pd",
+            f"  (1) (f1''+f2'')(D0) = {self.curvature:.6g} < 0 : {mark(self.curvature_ok)}",
+            f"  (2) f2'(D0)·f3'(D0) = {self.df2:.6g} × {self.df3:.6g} = {self.coupling:.6g} < 0 : {mark(self.coupling_ok)}",
+        ]
+        if self.stable:
+            verdict = "locally asymptotically stable for every pd > 0"
+        elif self.coupling_ok and self.curvature == 0:
+            verdict = "not asymptotically stable: a centre (pure rotation) for every pd > 0"
+        elif not self.coupling_ok and self.coupling > 0:
+            verdict = "unstable: a saddle for every pd > 0"
+        else:
+            verdict = "not locally asymptotically stable"
+        lines.append(f"  verdict: {verdict}")
+        return "\n".join(lines)
+
+    __str__ = explain
+
+    def as_dict(self) -> dict:
+        return {"game": self.game, "d0": self.d0, "curvature": self.curvature, "coupling": self.coupling,
+                "df2": self.df2, "df3": self.df3, "curvature_ok": self.curvature_ok,
+                "coupling_ok": self.coupling_ok, "stable": self.stable}
+
+
+def stability_conditions(game) -> StabilityConditions:
+    """State and evaluate the local stability criterion of a pointwise game.
+
+    **Arguments:** `game`: a `Game` or a preset name.
+
+    **Returns:** a `StabilityConditions` (print it, or read `.curvature`, `.coupling`, `.stable`).
+    """
+    game = _games.get(game)
+    dtype = jnp.result_type(float)
+    d0 = jnp.asarray(game.rest_d(dtype), dtype)
+    curv = float(jax.grad(game.df1)(d0) + jax.grad(game.df2)(d0))
+    df2 = float(game.df2(d0))
+    df3 = float(game.df3(d0))
+    return StabilityConditions(game.name, float(d0), curv, df2 * df3, df2, df3)
+
+
+def eigenvalues_over(field: Field, z=None, *, param: str, values) -> np.ndarray:
+    """Eigenvalues of the Jacobian at the rest point as one field parameter varies.
+
+    All Jacobians come from one jit-compiled `vmap` over `values` (the parameter is a traced
+    leaf), eigenvalues on the host, each row sorted like `analyze` (by real, then imaginary part).
+
+    **Arguments:** `field`: a `Field` with dict params; `z`: the point (default: the rest point,
+    recomputed for each value); `param`: one of the field's parameter names (e.g. `"r1_gamma"`);
+    `values`: `Float[ArrayLike, "P"]`.
+
+    **Returns:** `Complex[ndarray, "P n"]`.
+
+    **Raises:** `ArgumentError` for an unknown `param`, bad `values`, or no rest point.
+    """
+    fn = "eigenvalues_over"
+    check_instance(fn, "field", field, Field, "a jaxgan Field")
+    check_field_param(fn, field, param)
+    vals = check_values(fn, "values", values)
+    z_fixed = None if z is None else point_or_rest(field, z, fn)
+    if z is None:
+        point_or_rest(field, None, fn)  # refuses a field without a rest point, before compiling
+    dtype = jnp.result_type(float)
+
+    def jac(v):
+        f = field.replace(**{param: v})
+        p = z_fixed if z_fixed is not None else jnp.asarray(f.rest_point, dtype)
+        return jacobian(f, p)
+
+    m = np.asarray(jax.jit(jax.vmap(jac))(jnp.asarray(vals, dtype)), dtype=np.float64)
+    ev = np.linalg.eigvals(m).astype(np.complex128)
+    order = np.lexsort((ev.imag, ev.real), axis=-1)
+    return np.take_along_axis(ev, order, axis=-1)

@@ -1,0 +1,127 @@
+"""The layout ARCHITECTURE.md describes, enforced: imports only go down the layers, files stay
+small, long functions say why they are long, and no library code changes `jax.config`."""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxgan"
+
+# The layers of ARCHITECTURE.md, lowest first: a module may import from its own layer or below.
+LAYERS = [
+    {"errors", "progress", "_checks", "_format"},
+    {"games"},
+    {"fields", "fates"},
+    {"dynamics"},
+    {"stability", "lyapunov"},
+    {"nets", "kernels"},
+    {"sweeps", "neural", "tables"},
+    {"plotting"},
+    {"article"},
+    {"cli"},
+]
+LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
+MAX_LINES = 650
+MAX_FUNCTION_LINES = 80
+
+
+def _modules():
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+
+
+def _unit(path: pathlib.Path) -> str:
+    """The top-level unit of jaxgan a file belongs to (`fields` for jaxgan/fields/toys.py)."""
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imported_units(source: str, rel: tuple):
+    """(line, unit) for every import of a part of jaxgan in `source`, the text of the file at
+    `rel` (its path parts relative to jaxgan/); relative and absolute imports alike."""
+    pkg = list(rel[:-1])  # the package the file lives in, relative to jaxgan
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level - 1 > len(pkg):
+                    continue
+                target = pkg[: len(pkg) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "jaxgan":
+                target = node.module.split(".")[1:]
+            else:
+                continue
+            if target:
+                yield node.lineno, target[0]
+            else:  # `from . import games` at the top of jaxgan
+                for alias in node.names:
+                    yield node.lineno, alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "jaxgan" and len(parts) > 1:
+                    yield node.lineno, parts[1]
+
+
+def _imports_of(path: pathlib.Path):
+    return _imported_units(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).parts)
+
+
+def test_every_module_has_a_layer():
+    missing = sorted({_unit(p) for p in _modules()} - set(LAYER))
+    assert not missing, f"modules without a layer in ARCHITECTURE.md / this test: {missing}"
+
+
+def test_imports_only_go_down_the_layers():
+    bad = []
+    for path in _modules():
+        unit = _unit(path)
+        for line, target in _imports_of(path):
+            if target in LAYER and LAYER[target] > LAYER[unit]:
+                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} ({unit}, layer {LAYER[unit]}) imports "
+                           f"{target} (layer {LAYER[target]})")
+    assert not bad, "imports that go up the layers:\n" + "\n".join(bad)
+
+
+def test_the_checker_sees_every_kind_of_import():
+    # The rule above must be able to fail: a fields module importing the sweeps is caught,
+    # whichever way the import is written.
+    src = ("from ..sweeps import basins\nfrom .field import Field\nimport jaxgan.plotting\n"
+           "from jaxgan.kernels import spectrum\nfrom .. import games\n\ndef f():\n    from ..cli import main\n")
+    units = [u for _, u in _imported_units(src, ("fields", "probe.py"))]
+    assert units == ["sweeps", "fields", "plotting", "kernels", "games", "cli"]
+    top = [u for _, u in _imported_units("from . import games\nfrom .fields import Field\n", ("article.py",))]
+    assert top == ["games", "fields"]
+
+
+def test_files_are_small():
+    big = {str(p.relative_to(PACKAGE.parent)): n for p in _modules()
+           if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not big, f"files over {MAX_LINES} lines (one concern per file): {big}"
+
+
+def _long_functions(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            if length <= MAX_FUNCTION_LINES:
+                continue
+            body = node.body
+            start = body[1].lineno if (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                                       and len(body) > 1) else body[0].lineno
+            first = lines[start - 1].strip()
+            if not (first.startswith("#") and "long" in first.lower()):
+                yield f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({length} lines)"
+
+
+def test_long_functions_say_why():
+    bad = [item for p in _modules() for item in _long_functions(p)]
+    assert not bad, (f"functions over {MAX_FUNCTION_LINES} lines whose first statement is not a comment saying "
+                     f"why they are long:\n" + "\n".join(bad))
+
+
+@pytest.mark.parametrize("needle", ["jax.config.update", "config.update("])
+def test_library_never_changes_jax_config(needle):
+    hits = [str(p.relative_to(PACKAGE.parent)) for p in _modules() if needle in p.read_text(encoding="utf-8")]
+    assert not hits, f"library code that changes jax.config: {hits}"
