@@ -20,9 +20,9 @@ from .adaptive import adaptive
 from .guard import canonical_state, guarded_step, probed_step
 from .methods import check_lr, get_rule, method_args
 from .optimizers import Optimizer
-from .rules import ALTERNATING, EULER, EXTRAGRADIENT, OPTIMISTIC, RK4, UpdateRule, is_optax, optax_rule, rule_names
+from .rules import ALTERNATING, EULER, EXTRAGRADIENT, OPTIMISTIC, RK4, UpdateRule, is_optax, optax_rule, register_rule, rule_names
 from .simulate import DomainExitWarning, Trajectory, simulate
 
 __all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "Trajectory", "DomainExitWarning",
-           "Optimizer", "adaptive", "method_args", "check_lr", "canonical_state", "guarded_step", "probed_step",
+           "Optimizer", "adaptive", "register_rule", "method_args", "check_lr", "canonical_state", "guarded_step", "probed_step",
            "EULER", "ALTERNATING", "RK4", "EXTRAGRADIENT", "OPTIMISTIC"]

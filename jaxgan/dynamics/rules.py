@@ -17,9 +17,11 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_instance
+from ..errors import ArgumentError
 from ..fields import Field
 
-__all__ = ["UpdateRule", "rule_names", "EULER", "ALTERNATING", "RK4", "EXTRAGRADIENT", "OPTIMISTIC"]
+__all__ = ["UpdateRule", "rule_names", "register_rule", "EULER", "ALTERNATING", "RK4", "EXTRAGRADIENT", "OPTIMISTIC"]
 
 
 class UpdateRule(NamedTuple):
@@ -91,6 +93,21 @@ EXTRAGRADIENT = UpdateRule(_no_state, _extragradient_step, "extragradient", stag
 OPTIMISTIC = UpdateRule(_optimistic_init, _optimistic_step, "optimistic")
 
 _RULES = {r.name: r for r in (EULER, ALTERNATING, RK4, EXTRAGRADIENT, OPTIMISTIC)}
+_BUILT_IN = frozenset(_RULES)
+
+
+def register_rule(rule: UpdateRule) -> UpdateRule:
+    """Make `rule` available by its name: `method=rule.name` then works in `simulate`, the sweeps,
+    the stability functions and the CLI's `--method`.
+
+    **Raises:** `ArgumentTypeError` for something that is not an `UpdateRule`; `ArgumentError`
+    when the name is taken by a built-in rule.
+    """
+    check_instance("register_rule", "rule", rule, UpdateRule, "an UpdateRule")
+    if rule.name in _BUILT_IN:
+        raise ArgumentError(f"register_rule argument `rule`: the name {rule.name!r} is a built-in rule's.")
+    _RULES[rule.name] = rule
+    return rule
 
 
 def rule_names() -> list[str]:
