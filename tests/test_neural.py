@@ -1,10 +1,13 @@
-"""Tests of jaxgan.neural: measurements on cases with known answers, training, bad input.
+"""Tests of jaxgan.neural: measurements on cases with known answers, training, fates, bad input.
 
 Compile time dominates: the training tests share compiled programs (the `quick` experiment's
-configurations) through the module-level cache of `neural.train`.
+configurations, the quadratic game's linear networks) through the module-level cache of
+`neural.train`; the fate rules are tested on constructed results, without training.
 """
 
+import dataclasses
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +18,13 @@ from jax.flatten_util import ravel_pytree
 
 import jaxgan
 from jaxgan import neural
-from jaxgan.dynamics import Fate
+from jaxgan.dynamics import Optimizer
+from jaxgan.errors import JaxganError
+from jaxgan.fates import Fate
+from jaxgan.neural import measurements, objectives, step, training
+from jaxgan.neural.spec import program_key
+from jaxgan.progress import ProgressEvent
+from jaxgan.stability.krylov import ritz_values
 
 # ============================================================================ data
 
@@ -112,13 +121,13 @@ def test_arnoldi_exact_on_small_matrix_and_breakdown():
     rng = np.random.default_rng(0)
     A = rng.normal(size=(7, 7))
     H, k = neural.arnoldi(lambda v: jnp.asarray(A, jnp.float32) @ v, jnp.ones(7), 7)
-    ev = neural._ritz(np.asarray(H), int(k), 7)
+    ev = ritz_values(np.asarray(H), int(k), 7)
     np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(np.linalg.eigvals(A)), atol=2e-4)
     # An invariant 2-D subspace: the iteration stops after 2 steps with the exact eigenvalues.
     B = np.diag([3.0, -2.0, 1.0, 0.5])
     H, k = neural.arnoldi(lambda v: jnp.asarray(B, jnp.float32) @ v, jnp.array([1.0, 1.0, 0.0, 0.0]), 4)
     assert int(k) == 2
-    np.testing.assert_allclose(np.sort(neural._ritz(np.asarray(H), int(k), 2).real), [-2.0, 3.0], atol=1e-5)
+    np.testing.assert_allclose(np.sort(ritz_values(np.asarray(H), int(k), 2).real), [-2.0, 3.0], atol=1e-5)
     assert neural.rotation_index(np.array([1j, -1j])) == np.inf
     assert neural.rotation_index(np.array([-1 + 1j, -1 - 1j, -2])) == pytest.approx(0.5)
 
@@ -143,12 +152,12 @@ def test_game_jacobian_eigenvalues_by_jvp_match_dense(x64):
 def test_penalties_on_a_linear_discriminator():
     # u(x) = a x + b: ∇ₓu = a, so R1 = R2 = γ/2 a² and WGAN-GP = λ (|a| − 1)².
     base = dict(discriminator=neural.Net(()), generator=neural.Net(()), game="wasserstein", latent_dim=1)
-    batch = neural._draw_batch(neural.GAN(**base), jax.random.PRNGKey(0), 32)
+    batch = objectives.draw_batch(neural.GAN(**base), jax.random.PRNGKey(0), 32)
     td = {"dense": [{"w": jnp.array([[3.0]]), "b": jnp.array([0.2])}]}
     fake = batch.x + 1.0
     for pen, weight, expect in (("r1", 2.0, 9.0), ("r2", 0.5, 2.25), ("wgan_gp", 10.0, 40.0)):
         gan = neural.GAN(**base, penalty=pen, penalty_weight=weight)
-        assert float(neural._penalty(gan, td, None, batch, fake)) == pytest.approx(expect, rel=1e-5)
+        assert float(objectives.penalty(gan, td, None, batch, fake)) == pytest.approx(expect, rel=1e-5)
 
 
 def test_output_maps_meet_the_game_domain():
@@ -182,20 +191,30 @@ def test_kernel_prediction_product_runs_compiled_and_matches_the_kernel():
 # ============================================================================ training
 
 
-def test_quadratic_game_linear_discriminator_converges():
-    """D(x) = a x + b, G(z) = w z + c on N(1.5, 0.5²) with the quadratic game and SGD.
+def _linear_gan(lr):
+    """D(x) = a x + b, G(z) = w z + c on N(1.5, 0.5²), the quadratic game, SGD with step `lr`."""
+    sgd = Optimizer(optax.sgd, learning_rate=lr)
+    return neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
+                      generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=256)
 
-    The field on (a, b, c, w) is linear with a constant Jacobian (batch moments x̄, x², z̄):
-    rest point a = 0, b = 1 = D0, c + w z̄ = mean of the data. Checked: the generator's mean and D on
-    the grid at the end; the JVP eigenvalues against that matrix; the kernel prediction is exact
-    (D is linear in its parameters, so the SGD step is exactly lr · K g).
+
+_LINEAR_RUN = dict(seeds=2, steps=1000, measure_every=25, n_eval=512, n_grid=16, krylov=4)
+
+
+@pytest.fixture(scope="module")
+def linear_run():
+    return neural.train(_linear_gan(0.05), **_LINEAR_RUN)
+
+
+def test_quadratic_game_linear_discriminator_converges(linear_run):
+    """The linear GAN of `_linear_gan`: the field on (a, b, c, w) is linear with a constant Jacobian
+    (batch moments x̄, x², z̄): rest point a = 0, b = 1 = D0, c + w z̄ = mean of the data. Checked: the
+    generator's mean and D on the grid at the end; the JVP eigenvalues against that matrix; the kernel
+    prediction is exact (D is linear in its parameters, so the SGD step is exactly lr · K g).
     """
-    lr = 0.05
-    sgd = optax.sgd(lr)
-    gan = neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
-                     generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=256)
+    lr, r = 0.05, linear_run
+    gan = r.gan
     assert gan.d_output.kind == "identity"
-    r = neural.train(gan, seeds=2, steps=1000, measure_every=25, n_eval=512, n_grid=16, krylov=4)
     assert np.all(r.fate != Fate.DIVERGED)
     tail = slice(-8, None)
     assert np.all(np.abs(np.median(r.g_mean[:, tail, 0], axis=1) - 1.5) < 0.1)
@@ -208,8 +227,8 @@ def test_quadratic_game_linear_discriminator_converges():
     np.testing.assert_allclose(r.kernel_gain_g[:, 1:20], lr, rtol=1e-3)
     np.testing.assert_allclose(r.kernel_cos_g[:, 1:], 1.0, atol=1e-3)
     # Analytic Jacobian on the fixed measurement batch of seed 0.
-    key = neural._keys_of(r.seeds[:1])[0]
-    ev = neural._eval_inputs(gan, r.cfg, jax.random.split(key, 3)[2], 4)
+    key = step.seed_keys(r.seeds[:1])[0]
+    ev = measurements.eval_inputs(gan, r.cfg, step.split_seed_key(key)[2], 4)
     x, z = np.asarray(ev.batch.x[:, 0], np.float64), np.asarray(ev.batch.z[:, 0], np.float64)
     xb, x2, zb = x.mean(), (x * x).mean(), z.mean()
     # rows/cols: a, b (discriminator), c, w (generator)
@@ -220,11 +239,37 @@ def test_quadratic_game_linear_discriminator_converges():
     assert np.abs(expect.imag).max() > 0.3  # the parameter dynamics spiral in: rotation + attraction
 
 
+_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
+
+
+def test_a_new_learning_rate_reuses_the_compiled_program(linear_run):
+    """Equal settings give equal (hash-equal) GANs; a GAN that differs only in its optimisers'
+    numbers shares the compiled training program, and those numbers really reach the updates."""
+    assert _linear_gan(0.05) == _linear_gan(0.05) and hash(_linear_gan(0.05)) == hash(_linear_gan(0.05))
+    assert _linear_gan(0.05) != _linear_gan(0.0)
+    assert program_key(_linear_gan(0.05)) == program_key(_linear_gan(0.0))
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event == _BACKEND_COMPILE:
+            compiles.append(event)
+
+    programs = training.compiled_programs()
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        still = neural.train(_linear_gan(0.0), **_LINEAR_RUN)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert training.compiled_programs() == programs and compiles == []
+    np.testing.assert_array_equal(still.theta_end, still.theta0)  # lr = 0 read from the optimiser state
+    assert np.abs(linear_run.theta_end - linear_run.theta0).max() > 0.1
+
+
 def test_generator_kernel_prediction_sees_the_discriminator_of_its_update():
     """Alternating updates with 2 discriminator steps: the generator's step uses the discriminator
     after those steps. With linear networks and the quadratic game, dÎ/dG = -a (D's slope then), so
     the predicted change has the right size (gain = lr) only if the prediction replays them too."""
-    sgd = optax.sgd(0.05)
+    sgd = optax.sgd(0.05)  # a plain optax transformation (its numbers compiled in) works too
     gan = neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
                      generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=64,
                      update="alternating", d_steps=2)
@@ -239,8 +284,24 @@ def _quick(**kw):
 
 
 @pytest.fixture(scope="module")
-def quick_plain():
-    return _quick(variants=("plain",))
+def quick_run():
+    events = []
+    return _quick(variants=("plain",), progress=events.append), events
+
+
+@pytest.fixture(scope="module")
+def quick_plain(quick_run):
+    return quick_run[0]
+
+
+def test_experiment_reports_progress_events(quick_run):
+    _, events = quick_run
+    assert len(events) == 1 and isinstance(events[0], ProgressEvent)
+    ev = events[0]
+    assert (ev.task, ev.done, ev.total) == ("batchnorm_experiment", 1, 1)
+    assert ev.message.startswith("relu: ") and "converged" in ev.message
+    with pytest.raises(TypeError, match="progress"):
+        neural.batchnorm_experiment("quick", progress="loud")
 
 
 def test_training_is_reproducible_bit_for_bit(quick_plain):
@@ -272,6 +333,12 @@ def test_quick_run_measurements_are_sane(quick_plain):
     assert a.shape == c.shape == (5,) and np.all(np.abs(c) <= 1 + 1e-6)
     table = quick_plain.table()
     assert "nan" not in table.lower() and "| relu |" in table
+    # The result is frozen and built with its final fates.
+    np.testing.assert_array_equal(r.fate, neural.classify(r, tol=r.tol, tail=0.25))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.fate = r.fate
+    for name, v in r.logs.items():  # every log is a named field of shape (S, C+1, ...)
+        assert v is getattr(r, name) and v.shape[:2] == (4, n_chk), name
 
 
 class _NanAt:
@@ -313,6 +380,85 @@ def test_nan_marks_the_seed_diverged_with_its_step():
     assert "n/a (all diverged)" in table and "nan" not in table.lower()
 
 
+# ============================================================================ fates, on constructed runs
+
+
+def _constructed_run(n_chk=121, n_grid=33, turns=12.0):
+    """A `TrainResult` built by hand on the default data and game (D0 = 1/2, D-scale 1/2), 4 seeds:
+
+    0. a large counter-clockwise loop of (D(x), pg(x)) around (D0, pd(x)) at every x, of scaled
+       radius 0.8, `turns` turns over the run (a closed orbit), W1 large: CYCLING;
+    1. (D, pg) sliding straight into (D0, pd) and W1 → 0.001: CONVERGED;
+    2. the loop of seed 0 until update 400, then non-finite (the run marked it diverged): DIVERGED;
+    3. the loop of seed 0, clockwise: CYCLING.
+    """
+    gan = neural.GAN()
+    grid = np.linspace(-4.0, 4.0, n_grid)[:, None]
+    pd = np.asarray(gan.data.density(jnp.asarray(grid), smooth=0.125), np.float64)
+    steps = np.arange(n_chk) * 10
+    phase = 2 * np.pi * turns * np.arange(n_chk) / (n_chk - 1)
+    decay = 0.3 * np.exp(-np.arange(n_chk) / 10.0)
+    u = np.stack([0.8 * np.cos(phase), decay, 0.8 * np.cos(phase), 0.8 * np.cos(phase)])  # (D - D0) / s
+    v = np.stack([0.8 * np.sin(phase), decay, 0.8 * np.sin(phase), -0.8 * np.sin(phase)])  # (pg - pd) / pd
+    d_grid = np.broadcast_to((0.5 + 0.5 * u)[:, :, None], (4, n_chk, n_grid)).copy()
+    pg_grid = pd[None, None, :] * (1.0 + v[:, :, None])
+    w1 = np.stack([np.full(n_chk, 0.6), 1e-3 + decay, np.full(n_chk, 0.6), np.full(n_chk, 0.6)])
+    dead = steps >= 400
+    for a in (d_grid, pg_grid):
+        a[2, dead] = np.nan
+    w1[2, dead] = np.nan
+    nan = np.full((4, n_chk), np.nan)
+    return neural.TrainResult(
+        gan=gan, seeds=np.arange(4), steps=steps, grid=grid, pd_grid=pd, w1=w1, kl=nan, g_mean=nan[..., None],
+        g_std=nan[..., None], d_grid=d_grid, pg_grid=pg_grid, J=nan, I=nan, field_norm=nan, step_cos=nan,
+        eigs=np.zeros((4, n_chk, 0), complex), rotation=nan, kernel_cos=nan, kernel_gain=nan, kernel_cos_g=nan,
+        kernel_gain_g=nan, fate=np.array([0, 0, Fate.DIVERGED, 0]), fate_step=np.array([-1, -1, 400, -1]),
+        theta0=np.zeros((4, 3)), theta_end=np.zeros((4, 3)), final=None, tol=0.05)
+
+
+def test_classify_cycling_converged_diverged():
+    r = _constructed_run()
+    fates = neural.classify(r, tol=0.05)
+    assert [Fate(int(f)) for f in fates] == [Fate.CYCLING, Fate.CONVERGED, Fate.DIVERGED, Fate.CYCLING]
+    # Built once with its fates: a copy, not an assignment.
+    done = dataclasses.replace(r, fate=fates)
+    np.testing.assert_array_equal(neural.classify(done, tol=0.05), fates)
+    assert done.summary()["cycling"] == 2 and done.summary()["diverged_at"] == [400]
+
+
+def test_winding_turns_count_signed_loops():
+    r = _constructed_run()
+    turns = neural.winding_turns(r, tail=0.5)
+    assert turns.shape[0] == 4 and turns.shape[1] >= 5  # the probes where pd ≥ max(pd)/5
+    np.testing.assert_allclose(turns[0], 6.0, atol=1e-6)  # the last half of 12 turns, counter-clockwise
+    np.testing.assert_allclose(turns[3], -6.0, atol=1e-6)
+    np.testing.assert_array_equal(turns[1], 0.0)  # inside r_min all along
+    assert np.isnan(turns[2]).all()
+    np.testing.assert_allclose(neural.winding_turns(r, tail=1.0)[0], 12.0, atol=1e-6)
+    with pytest.raises(ValueError, match="tail"):
+        neural.winding_turns(r, tail=1.5)
+
+
+def _cells(line: str) -> list:
+    """The cells of a markdown table row (`|` escaped as `\\|` stays inside its cell)."""
+    return re.split(r"(?<!\\)\|", line.strip())[1:-1]
+
+
+def test_experiment_table_is_a_well_formed_markdown_table():
+    r = _constructed_run()
+    r = dataclasses.replace(r, fate=neural.classify(r, tol=0.05))
+    settings = dict(game="non_saturating", data="d", seeds=4, steps=1200, update="simultaneous", lr=5e-4,
+                    batch_size=64, hidden=[16, 16], tol=0.05, krylov=6)
+    exp = neural.ExperimentResult({"relu": r, "relu + batchnorm": r}, [r.summary() | {"label": lab} for lab in
+                                                                        ("relu", "relu + batchnorm")], settings, 1.0)
+    rows = [line for line in exp.table().splitlines() if line.startswith("|")]
+    assert len(rows) == 4 and set(rows[1]) == set("|-")
+    n = len(_cells(rows[1]))
+    assert n == 11 and all(len(_cells(row)) == n for row in rows), [len(_cells(row)) for row in rows]
+    assert "max \\|Im λ\\|" in rows[0] and _cells(rows[2])[0].strip() == "relu"
+    assert "1/4" in rows[2] and "(at update 400–400)" in rows[2] and "nan" not in exp.table().lower()
+
+
 # ============================================================================ bad input
 
 
@@ -331,10 +477,17 @@ def test_nan_marks_the_seed_diverged_with_its_step():
     (lambda: neural.GAN(discriminator=neural.Net((4,), batchnorm=True), batch_size=1), ValueError, "batch_size"),
     (lambda: neural.GAN(d_optimizer="adam"), TypeError, "optax"),
     (lambda: neural.GAN(latent_dim=0), ValueError, "latent_dim"),
+    (lambda: neural.OutputMap("cubic"), ValueError, "kind"),
+    (lambda: neural.output_map("minimax", "relu"), ValueError, "output_map argument `kind`"),
+    (lambda: neural.gaussian_mixture(3.0, 1.0), TypeError, "means"),
+    (lambda: neural.default_data(3), ValueError, "dim"),
+    (lambda: neural.batchnorm_experiment("huge"), ValueError, "size"),
+    (lambda: neural.batchnorm_experiment("quick", variants=("plain", "layernorm")), ValueError, "variants"),
 ])
 def test_bad_specs_raise(make, exc, match):
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         make()
+    assert isinstance(info.value, JaxganError)
 
 
 @pytest.mark.parametrize("kw, exc, match", [
@@ -346,8 +499,9 @@ def test_bad_specs_raise(make, exc, match):
     (dict(n_eval=4), ValueError, "n_eval"),
 ])
 def test_bad_train_arguments_raise_before_compiling(kw, exc, match):
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         neural.train(neural.GAN(), **kw)
+    assert isinstance(info.value, JaxganError)
 
 
 def test_cli_experiment_quick(tmp_path, capsys, quick_plain):

@@ -1,0 +1,236 @@
+"""The BatchNorm experiment: does BatchNorm (or dropout) make GAN training cycle?
+
+The article claims, from unpublished experiments, that "BatchNorm in any network immediately
+turns the field into a closed one; ReLU works better". `batchnorm_experiment` trains the same
+game on the same data from many seeds with each activation plain, with BatchNorm (in both
+networks) and with dropout (in the discriminator), and tabulates fates, distances, rotation and
+the kernel view (also `jaxgan experiment batchnorm`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+import optax
+
+from .._checks import bad_value, check_choice, check_float, check_int
+from ..dynamics import Optimizer
+from ..fates import Fate
+from ..progress import ProgressEvent, reporter
+from .data import GaussianMixture, default_data
+from .result import TrainResult
+from .spec import GAN, Net
+from .training import train
+
+__all__ = ["batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "VARIANTS"]
+
+VARIANTS = ("plain", "batchnorm", "dropout")
+
+EXPERIMENT_SIZES = {
+    # seconds: the CLI test and a first look
+    "quick": dict(activations=("relu",), variants=("plain", "batchnorm"), seeds=4, steps=600, measure_every=30,
+                  hidden=(16, 16), krylov=6, n_eval=256, n_grid=32, batch_size=64),
+    # the notebook with JAXGAN_SMALL=1
+    "small": dict(activations=("relu", "tanh"), variants=("plain", "batchnorm"), seeds=4, steps=600,
+                  measure_every=30, hidden=(16, 16), krylov=6, n_eval=256, n_grid=32, batch_size=64),
+    # the experiment of the README
+    "default": dict(activations=("relu", "leaky_relu", "tanh"), variants=VARIANTS, seeds=12, steps=3000,
+                    measure_every=60, hidden=(32, 32), krylov=12, n_eval=1024, n_grid=64, batch_size=128),
+}
+
+# The table's columns; "|" inside a header cell is escaped so that the markdown table renders.
+_TABLE_COLUMNS = ("configuration", "seeds", "converged", "cycling", "diverged", "final W1: median [IQR]",
+                  r"rotation Σ\|Im λ\|/Σ\|Re λ\|", r"max \|Im λ\|", "Re λ: min … max", "kernel-prediction cos: D",
+                  "kernel-prediction cos: G")
+
+_CSV_KEYS = ("label", "seeds", "converged", "cycling", "diverged", "undecided", "final_w1_median", "final_w1_mean",
+             "rotation_mean", "max_imag_median", "min_real_median", "max_real_median", "kernel_cos_mean",
+             "kernel_cos_g_mean", "step_cos_mean")
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExperimentResult:
+    """The outcome of `batchnorm_experiment`: one `TrainResult` per configuration and a table.
+
+    - `results: dict[str, TrainResult]`: `{label: TrainResult}` in table order.
+    - `rows: list[dict]`: one summary per configuration (`TrainResult.summary` plus its `label`).
+    - `settings: dict`: what was run (size, game, data, seeds, steps, update, lr, batch size, ...).
+    - `wall_s: float`: total seconds.
+    """
+
+    results: dict
+    rows: list
+    settings: dict
+    wall_s: float
+
+    def _row(self, label: str, r: TrainResult) -> str:
+        row = next(x for x in self.rows if x["label"] == label)
+        fd = r.final_distance()[r.fate != Fate.DIVERGED]
+        dist = (f"{np.median(fd):.3f} [{np.percentile(fd, 25):.3f}, {np.percentile(fd, 75):.3f}]"
+                if fd.size else "n/a (all diverged)")
+        rot = r.mean_rotation()[r.fate != Fate.DIVERGED]
+        rot_s = f"{np.nanmean(rot):.3g} ± {np.nanstd(rot):.2g}" if np.isfinite(rot).any() else "n/a"
+        div = f"{row['diverged']}" + (f" (at update {min(row['diverged_at'])}–{max(row['diverged_at'])})"
+                                      if row["diverged"] else "")
+        lo_re, hi_re = row["min_real_median"], row["max_real_median"]
+        re_s = "n/a" if lo_re is None else f"{lo_re:.3g} … {hi_re:.3g}"
+        cells = (label, row["seeds"], f"{row['converged']}/{row['seeds']}", row["cycling"], div, dist, rot_s,
+                 _fmt(row["max_imag_median"], ".3g"), re_s, _fmt(row["kernel_cos_mean"], ".2f"),
+                 _fmt(row["kernel_cos_g_mean"], ".2f"))
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    def table(self) -> str:
+        """The results as a markdown table, then a line on the settings (no NaN: diverged seeds are
+        counted, not averaged)."""
+        lines = ["| " + " | ".join(_TABLE_COLUMNS) + " |", "|" + "---|" * len(_TABLE_COLUMNS)]
+        lines += [self._row(label, r) for label, r in self.results.items()]
+        s = self.settings
+        lines += ["", f"game {s['game']}, data {s['data']}, {s['seeds']} seeds × {s['steps']} updates "
+                      f"({s['update']}, Adam lr {s['lr']:g}, batch {s['batch_size']}), hidden {s['hidden']}; "
+                      f"converged: median W1 over the last quarter ≤ {s['tol']:.3g}; eigenvalues: the {s['krylov']} "
+                      f"Ritz values of an Arnoldi run per checkpoint, medians over the last half and the seeds; "
+                      f"{self.wall_s:.0f} s in all."]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable dict: settings, rows (None for what is undefined), per-config curves."""
+        out = {"settings": self.settings, "wall_s": self.wall_s, "rows": self.rows, "curves": {}}
+        for label, r in self.results.items():
+            med = np.nanmedian(np.where(np.isfinite(r.w1), r.w1, np.nan), axis=0) if np.isfinite(r.w1).any() \
+                else np.full(len(r.steps), np.nan)
+            out["curves"][label] = {"steps": r.steps.tolist(),
+                                    "w1_median": [None if not np.isfinite(v) else float(v) for v in med],
+                                    "fates": [Fate(int(f)).name for f in r.fate],
+                                    "fate_step": r.fate_step.tolist()}
+        return out
+
+    def path_angles(self, n_seeds: int = 4, n: int = 21) -> dict:
+        """`{label: (alphas (n,), cosines (n_seeds, n))}`: `TrainResult.path_angle` of the first seeds of
+        each configuration (diverged seeds give NaN rows)."""
+        n_seeds = check_int("path_angles", "n_seeds", n_seeds)
+        out = {}
+        for label, r in self.results.items():
+            rows = []
+            for s in range(min(n_seeds, r.n_seeds)):
+                a, c = r.path_angle(s, n)
+                rows.append(c if r.fate[s] != Fate.DIVERGED else np.full_like(c, np.nan))
+            out[label] = (a, np.stack(rows))
+        return out
+
+    def csv(self) -> str:
+        """The rows as CSV (a header line, then one line per configuration; empty where undefined)."""
+        lines = [",".join(_CSV_KEYS)]
+        for row in self.rows:
+            lines.append(",".join("" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else
+                                                               str(row[k])) for k in _CSV_KEYS))
+        return "\n".join(lines) + "\n"
+
+
+def _variant_nets(activation: str, variant: str, hidden, dropout: float) -> tuple[Net, Net]:
+    """`(discriminator, generator)` of one variant."""
+    if variant == "batchnorm":  # "BatchNorm in any network": in both
+        return Net(hidden, activation, batchnorm=True), Net(hidden, activation, batchnorm=True)
+    if variant == "dropout":  # dropout in the discriminator, the usual place
+        return Net(hidden, activation, dropout=dropout), Net(hidden, activation)
+    return Net(hidden, activation), Net(hidden, activation)
+
+
+def _sizes(size, seeds, steps) -> dict:
+    """The size's settings with `seeds` and `steps` overridden (steps rounded down to checkpoints)."""
+    who = "batchnorm_experiment"
+    cfg = dict(EXPERIMENT_SIZES[check_choice(who, "size", size, tuple(EXPERIMENT_SIZES))])
+    if seeds is not None:
+        cfg["seeds"] = check_int(who, "seeds", seeds)
+    if steps is not None:
+        every = cfg["measure_every"]
+        if check_int(who, "steps", steps) < every:
+            raise bad_value(who, "steps", f"≥ {every}", steps)
+        cfg["steps"] = steps - steps % every
+    return cfg
+
+
+def _run_all(gans: dict, kw: dict, workers: int, report) -> dict:
+    """`train` every GAN (`workers` at a time, in threads); `{label: TrainResult}` in `gans`' order."""
+    lock, done = threading.Lock(), []
+
+    def run(item):
+        label, gan = item
+        r = train(gan, **kw)
+        sm = r.summary()
+        with lock:
+            done.append(label)
+            report(len(done), f"{label}: {sm['converged']}/{sm['seeds']} converged, {sm['diverged']} diverged "
+                              f"(compile {r.compile_s:.0f} s, run {r.run_s:.0f} s)")
+        return label, r
+
+    if workers > 1 and len(gans) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = dict(pool.map(run, gans.items()))
+    else:
+        results = dict(map(run, gans.items()))
+    return {label: results[label] for label in gans}
+
+
+def batchnorm_experiment(size: str = "default", *, game="non_saturating", data: GaussianMixture | None = None,
+                         seeds: int | None = None, steps: int | None = None, activations=None, variants=None,
+                         update: str = "simultaneous", lr: float = 5e-4, dropout: float = 0.2, workers: int = 2,
+                         progress: bool | Callable[[ProgressEvent], Any] = False) -> ExperimentResult:
+    """Test the article's claim "BatchNorm in any network turns the field into a closed one; ReLU works
+    better": the same game and data, many seeds, each activation plain / with BatchNorm (in both networks)
+    / with dropout (in the discriminator).
+
+    **Arguments:**
+
+    - `size`: `"quick"`, `"small"` or `"default"` (see `EXPERIMENT_SIZES`; the default size runs in a
+      few minutes on 2 CPU cores).
+    - `game`, `data` (default `default_data(1)`).
+    - `seeds`, `steps`, `activations`, `variants`: override the size's (`steps` is rounded down to a
+      multiple of the size's `measure_every`).
+    - `update`: `"simultaneous"` or `"alternating"`.
+    - `lr`: Adam's step (β1 = 0.5) for both players; traced, so a new `lr` reuses the compiled programs.
+    - `dropout`: the drop probability of the dropout variant.
+    - `workers`: configurations compiled and run concurrently (threads).
+    - `progress`: `False` (silent), `True` (a bar on standard error) or a callable receiving a
+      `jaxgan.progress.ProgressEvent` per finished configuration (its `message` summarises it).
+
+    **Returns:** an `ExperimentResult` (`.table()` gives the markdown table).
+
+    **Raises:** `ArgumentError`/`ArgumentTypeError` naming the argument.
+    """
+    who = "batchnorm_experiment"
+    cfg = _sizes(size, seeds, steps)
+    acts = tuple(activations or cfg["activations"])
+    vars_ = tuple(check_choice(who, "variants", v, VARIANTS) for v in (variants or cfg["variants"]))
+    workers = check_int(who, "workers", workers)
+    lr = check_float(who, "lr", lr)
+    opt = Optimizer(optax.adam, learning_rate=lr, b1=0.5, b2=0.999)
+    data = default_data(1) if data is None else data
+    gans = {}
+    for act in acts:
+        for v in vars_:
+            d_net, g_net = _variant_nets(act, v, cfg["hidden"], dropout)
+            label = d_net.activation + ("" if v == "plain" else f" + {v}")
+            gans[label] = GAN(data=data, game=game, discriminator=d_net, generator=g_net, d_optimizer=opt,
+                              g_optimizer=opt, update=update, batch_size=cfg["batch_size"])
+    report = reporter(who, progress, who, len(gans))
+    kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
+              n_grid=cfg["n_grid"], krylov=cfg["krylov"], top=cfg["krylov"])
+    t0 = time.perf_counter()
+    results = _run_all(gans, kw, workers, report)
+    first = next(iter(results.values()))
+    settings = {"size": size, "game": first.gan.game.name, "data": repr(data), "seeds": cfg["seeds"],
+                "steps": cfg["steps"], "measure_every": cfg["measure_every"], "update": update, "lr": lr,
+                "batch_size": cfg["batch_size"], "hidden": list(cfg["hidden"]), "latent_dim": first.gan.latent_dim,
+                "dropout": dropout, "krylov": cfg["krylov"], "tol": first.tol,
+                "activations": list(acts), "variants": list(vars_)}
+    rows = [r.summary() | {"label": label} for label, r in results.items()]
+    return ExperimentResult(results, rows, settings, time.perf_counter() - t0)

@@ -1,0 +1,200 @@
+"""`TrainResult`: the logs, fates and final state of a neural training run, and what is read off them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_int
+from ..fates import Fate
+from .measurements import RunConfig, path_angle_of_seed
+from .spec import GAN, program_key
+from .step import TrainState, seed_keys, split_seed_key
+from .verdicts import quiet, tail_start
+
+__all__ = ["TrainResult", "LOG_NAMES"]
+
+# The per-checkpoint logs of a run, in the order of `TrainResult`'s fields.
+LOG_NAMES = ("w1", "kl", "g_mean", "g_std", "d_grid", "pg_grid", "J", "I", "field_norm", "step_cos", "eigs",
+             "rotation", "kernel_cos", "kernel_gain", "kernel_cos_g", "kernel_gain_g")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainResult:
+    """What `train` returns: logs per seed and checkpoint (numpy), fates, and the final state.
+
+    Frozen; `dataclasses.replace` makes a changed copy. Logs have a leading seed axis `S` and a
+    checkpoint axis `C + 1` (row 0 is before the first update; checkpoint `c` is after `steps[c]`
+    updates); `G` grid points, `d` the data dimension. Rows at or after the update where a seed
+    diverged are NaN.
+
+    - `gan`: the `GAN`; `seeds: Int[ndarray, "S"]`; `steps: Int[ndarray, "C+1"]`.
+    - `grid: Float[ndarray, "G d"]`; `pd_grid: Float[ndarray, "G"]`: the data density on the
+      grid convolved with the KDE bandwidth (what `pg_grid` estimates when pg = pd).
+    - `w1: (S, C+1)`: (sliced) Wasserstein-1 distance between generator and data samples.
+    - `kl: (S, C+1)`: `KL(pd ‖ pg)` on the histogram grid.
+    - `g_mean`, `g_std: (S, C+1, d)`: mean and standard deviation of the generated samples.
+    - `d_grid`, `pg_grid: (S, C+1, G)`: D (after the output map, eval mode) and the KDE of pg on
+      the grid.
+    - `J`, `I: (S, C+1)`: the players' objectives on the measurement batch; `field_norm: (S, C+1)`:
+      ‖v(θ)‖ there.
+    - `step_cos: (S, C+1)`: cosine between the game field at checkpoint c−1 and the parameter step
+      from c−1 to c (1 for gradient flow with small steps; lower when the path curves between
+      checkpoints or the optimiser preconditions); NaN in row 0.
+    - `eigs: Complex[ndarray, "S C+1 top"]`: leading Ritz values of the game Jacobian (by
+      modulus; `top = 0` with `krylov=0`); `rotation: (S, C+1)`: their `rotation_index`.
+    - `kernel_cos`, `kernel_gain: (S, C+1)`: the kernel-induced prediction of the next change of D
+      on the grid against the actual change (cosine; ratio of norms, ≈ the learning rate for SGD);
+      NaN in row 0 and everywhere with `kernel_probe=False`.
+    - `kernel_cos_g`, `kernel_gain_g: (S, C+1)`: the same for the generator: the change of G at
+      `G` fixed latent points predicted by the generator's parametric kernel.
+    - `fate: Int[ndarray, "S"]` (`Fate` codes, see `classify`); `fate_step: Int[ndarray, "S"]`:
+      the update that produced a non-finite value for diverged seeds (1-based), else −1.
+    - `theta0`, `theta_end: Float[ndarray, "S p"]`: the flat joint trainable parameters
+      `(θ_D, θ_G)` at the start and the end.
+    - `final`: the final `TrainState` (stacked over seeds); `tol`: the convergence tolerance;
+      `cfg`: the run's sizes; `compile_s`, `run_s`: seconds spent compiling and running.
+    """
+
+    gan: GAN
+    seeds: np.ndarray
+    steps: np.ndarray
+    grid: np.ndarray
+    pd_grid: np.ndarray
+    w1: np.ndarray
+    kl: np.ndarray
+    g_mean: np.ndarray
+    g_std: np.ndarray
+    d_grid: np.ndarray
+    pg_grid: np.ndarray
+    J: np.ndarray
+    I: np.ndarray  # noqa: E741 (the article's name for the generator's objective)
+    field_norm: np.ndarray
+    step_cos: np.ndarray
+    eigs: np.ndarray
+    rotation: np.ndarray
+    kernel_cos: np.ndarray
+    kernel_gain: np.ndarray
+    kernel_cos_g: np.ndarray
+    kernel_gain_g: np.ndarray
+    fate: np.ndarray
+    fate_step: np.ndarray
+    theta0: np.ndarray
+    theta_end: np.ndarray
+    final: TrainState | None
+    tol: float
+    cfg: RunConfig | None = None
+    compile_s: float = float("nan")
+    run_s: float = float("nan")
+
+    @property
+    def logs(self) -> dict[str, np.ndarray]:
+        """The per-checkpoint logs as `{name: array}` (the fields named in `LOG_NAMES`)."""
+        return {name: getattr(self, name) for name in LOG_NAMES}
+
+    @property
+    def n_seeds(self) -> int:
+        """The number `S` of seeds."""
+        return len(self.seeds)
+
+    def final_distance(self) -> np.ndarray:
+        """`w1` at the last checkpoint per seed (NaN for diverged seeds), shape `(S,)`."""
+        return self.w1[:, -1]
+
+    def mean_rotation(self, tail: float = 0.5) -> np.ndarray:
+        """Per seed: the mean `rotation` over the last `tail` fraction of checkpoints (NaN if diverged)."""
+        c0 = tail_start(len(self.steps), tail)
+        with quiet():
+            return np.nanmean(np.where(np.isfinite(self.rotation[:, c0:]), self.rotation[:, c0:], np.nan), axis=1)
+
+    def _eig_median(self, tail: float, part) -> np.ndarray:
+        """Per seed: the median over the last `tail` of checkpoints of `part(Ritz values)` (reduced over them)."""
+        if not self.eigs.shape[-1]:
+            return np.full(self.n_seeds, np.nan)
+        c0 = tail_start(len(self.steps), tail)
+        with quiet():
+            return np.nanmedian(part(self.eigs[:, c0:]), axis=1)
+
+    def max_imag(self, tail: float = 0.5) -> np.ndarray:
+        """Per seed: the median over the last `tail` of checkpoints of max |Im λ| of the Ritz values."""
+        return self._eig_median(tail, lambda ev: np.nanmax(np.abs(ev.imag), axis=2))
+
+    def max_real(self, tail: float = 0.5) -> np.ndarray:
+        """Per seed: the median over the last `tail` of checkpoints of max Re λ of the Ritz values
+        (> 0: the game field repels along some direction)."""
+        return self._eig_median(tail, lambda ev: np.nanmax(ev.real, axis=2))
+
+    def min_real(self, tail: float = 0.5) -> np.ndarray:
+        """Per seed: the median over the last `tail` of checkpoints of min Re λ of the Ritz values."""
+        return self._eig_median(tail, lambda ev: np.nanmin(ev.real, axis=2))
+
+    def path_angle(self, seed: int = 0, n: int = 21):
+        """The path-angle (Berard et al. 2020; see `path_angle`) of one seed from its initial to its
+        final parameters, with the game field on that seed's fixed measurement batch.
+
+        **Returns:** `(alphas, cosines)`, numpy arrays of shape `(n,)`.
+
+        **Raises:** `ArgumentError`/`ArgumentTypeError` for a seed index outside `[0, S)` or `n < 2`.
+        """
+        i = check_int("path_angle", "seed", seed, 0, self.n_seeds - 1)
+        n = check_int("path_angle", "n", n, 2)
+        k_eval = split_seed_key(seed_keys(self.seeds[i:i + 1])[0])[2]
+        st = jax.tree_util.tree_map(lambda a: a[i], self.final)
+        dtype = jax.tree_util.tree_leaves(st.td)[0].dtype
+        a, c = path_angle_of_seed(program_key(self.gan), self.cfg, n, st, k_eval,
+                                  jnp.asarray(self.theta0[i], dtype), jnp.asarray(self.theta_end[i], dtype))
+        return np.asarray(a), np.asarray(c)
+
+    def probe_index(self, x) -> int:
+        """The index of the grid point nearest to `x`."""
+        x = np.atleast_1d(np.asarray(x, np.float64))
+        return int(np.argmin(np.sum((self.grid - x[None]) ** 2, axis=1)))
+
+    def pointwise_trajectory(self, x, seed: int = 0):
+        """The path of `(D(x), pg(x))` along training at the grid point nearest to `x`.
+
+        **Returns:** `(x_used, D: (C+1,), pg: (C+1,), pd_x)`, where `pd_x` is the data density
+        there convolved with the KDE bandwidth (the pg value the KDE shows when pg = pd).
+        """
+        i = self.probe_index(x)
+        s = check_int("pointwise_trajectory", "seed", seed, 0, self.n_seeds - 1)
+        return self.grid[i], self.d_grid[s, :, i], self.pg_grid[s, :, i], float(self.pd_grid[i])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of fates, median final distance over non-diverged seeds, rotation and eigenvalue
+        medians, kernel-prediction and step cosines (None where undefined), and the updates at
+        which seeds diverged."""
+        fates = [Fate(int(f)) for f in self.fate]
+        ok = self.fate != Fate.DIVERGED
+        fd = self.final_distance()[ok]
+        return {
+            "label": self.gan.label(), "seeds": self.n_seeds,
+            "converged": sum(f == Fate.CONVERGED for f in fates),
+            "cycling": sum(f == Fate.CYCLING for f in fates),
+            "diverged": sum(f == Fate.DIVERGED for f in fates),
+            "undecided": sum(f == Fate.UNDECIDED for f in fates),
+            "final_w1_median": float(np.median(fd)) if fd.size else None,
+            "final_w1_mean": float(np.mean(fd)) if fd.size else None,
+            "rotation_mean": _nanmean_or_none(self.mean_rotation(), ok),
+            "max_imag_median": _nanmedian_or_none(self.max_imag(), ok),
+            "max_real_median": _nanmedian_or_none(self.max_real(), ok),
+            "min_real_median": _nanmedian_or_none(self.min_real(), ok),
+            "kernel_cos_mean": _nanmean_or_none(self.kernel_cos, ok),
+            "kernel_cos_g_mean": _nanmean_or_none(self.kernel_cos_g, ok),
+            "step_cos_mean": _nanmean_or_none(self.step_cos, ok),
+            "diverged_at": [int(s) for s in self.fate_step[~ok]],
+        }
+
+
+def _nanmean_or_none(a, ok):
+    a = np.asarray(a)[ok]
+    return float(np.nanmean(a)) if np.isfinite(a).any() else None
+
+
+def _nanmedian_or_none(a, ok):
+    a = np.asarray(a)[ok]
+    return float(np.nanmedian(a)) if np.isfinite(a).any() else None
