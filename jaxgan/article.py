@@ -1,7 +1,7 @@
 """The article's figures and a stability table of every preset game, in one call.
 
 `reproduce(out)` runs the article's script (simultaneous Euler, `lr = 1e-3`, 100 000 steps from
-`(D, pg) = (0.75, 0.9)` at `pd = 0.2`; NOTES.md section 6) on the four fields the article discusses
+`(D, pg) = (0.75, 0.9)` at `pd = 0.2`, the article's section 6) on the four fields the article discusses
 (classic/minimax, non-saturating, Wasserstein, quadratic), draws each as a phase portrait and all
 four in one panel figure, plots the rest points' eigenvalues of every preset game, and writes a
 stability table (markdown, CSV, JSON). This is the library behind `jaxgan reproduce --out DIR`.

@@ -12,19 +12,27 @@ start.
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from . import fields as _fields
-from ._checks import check_float, check_int
-from .dynamics import Fate, get_rule, simulate
+from ._checks import bad_value, check_float, check_instance, check_int
+from ._format import eigenvalues_text, lr_text
+from .dynamics import get_rule, simulate
+from .errors import ArgumentError
+from . import fates
+from .fates import Fate, FateRule, check_rule
 from .fields import Field
+from .progress import reporter
 from .stability import analyze, max_stable_lr, step_spectral_radius
 
 __all__ = ["ConvergenceCase", "ConvergenceRow", "default_convergence_cases", "convergence_table",
-           "classify_path", "format_convergence_table"]
+           "classify_path", "format_convergence_table", "CONVERGENCE_RULE"]
+
+# The fate rule of the table (see jaxgan.fates): a run is a finite stretch, often too short for
+# a slow outward spiral to pass `bound`, so an outward spiral is DIVERGED.
+CONVERGENCE_RULE = FateRule(spiral_diverges=True)
 
 
 class ConvergenceCase(NamedTuple):
@@ -83,8 +91,9 @@ class ConvergenceRow:
     - `lr_max_euler`, `lr_max_alternating`: `max_stable_lr` of simultaneous / alternating GD
       (0: no step is asymptotically stable).
     - `radius`: spectral radius of one `method` step of size `lr` at the rest point.
-    - `fate`: from `start`, after `steps` steps (`classify_path`); `distance`: final distance to
-      the rest point; `lr`, `steps`.
+    - `fate`: of the run from `start` (`steps` steps, saved `n_saves` times), by
+      `jaxgan.fates.classify_path` with the table's rule; `distance`: final distance to the
+      rest point; `lr`, `steps`.
     """
 
     game: str
@@ -110,56 +119,28 @@ class ConvergenceRow:
                 "distance": self.distance, "lr": self.lr, "steps": self.steps, "note": self.note}
 
 
-def classify_path(path, rest, *, fate: Fate = Fate.UNDECIDED, atol: float = 1e-3,
-                  grow: float = 10.0) -> Fate:
-    """Name the fate of one saved trajectory.
+def classify_path(path, rest, *, rule: FateRule = CONVERGENCE_RULE, fate=Fate.UNDECIDED, plane=(0, 1)) -> Fate:
+    """`jaxgan.fates.classify_path` with the table's rule by default: the fate of one stored
+    trajectory, each saved state a check, an outward spiral DIVERGED.
 
-    Rules, in order: a `fate` already set by `simulate` (diverged / left the domain) stands;
-    final distance to `rest` `≤ atol·max(1, d₀)` → `CONVERGED`; non-finite or `≥ grow·d₀` →
-    `DIVERGED`. Otherwise compare the mean distance of the last quarter with the second
-    quarter's: ratio > 1.25, or > 1.05 with the final distance ≥ 2·d₀ → `DIVERGED` (still
-    moving away, e.g. spiralling out); ratio ≥ 0.8 and the second half winds at least half a
-    turn around the rest point (in the first two coordinates) → `CYCLING`; everything else
-    (still converging, or stalled away from the rest point) → `UNDECIDED`.
+    **Arguments:** `path`: `Float[ArrayLike, "T n"]`; `rest`: `Float[ArrayLike, "n"]`; `rule`,
+    `fate`, `plane`: as in `jaxgan.fates.classify_path`.
 
-    **Arguments:** `path`: `Float[ArrayLike, "T n"]` (`T ≥ 8`); `rest`: `Float[ArrayLike, "n"]`.
-    **Returns:** a `Fate`.
+    **Returns:** a `Fate`. **Raises:** as `jaxgan.fates.classify_path`.
     """
-    path = np.asarray(path, dtype=np.float64)
-    rest = np.asarray(rest, dtype=np.float64)
-    if path.ndim != 2 or path.shape[0] < 8:
-        raise ValueError(f"classify_path argument `path` must have shape (T ≥ 8, n); got {path.shape}.")
-    if fate != Fate.UNDECIDED:
-        return Fate(fate)
-    d = np.linalg.norm(path - rest, axis=-1)
-    d0 = d[0]
-    if not np.all(np.isfinite(d)):
-        return Fate.DIVERGED
-    if d[-1] <= atol * max(1.0, d0):
-        return Fate.CONVERGED
-    if d[-1] >= grow * max(d0, atol):
-        return Fate.DIVERGED
-    T = path.shape[0]
-    q2, q4 = np.mean(d[T // 4: T // 2]), np.mean(d[3 * T // 4:])
-    ratio = q4 / max(q2, 1e-300)
-    if ratio > 1.25 or (ratio > 1.05 and d[-1] >= 2.0 * d0):
-        return Fate.DIVERGED
-    rel = path[T // 2:, :2] - rest[:2]
-    winding = abs(np.unwrap(np.arctan2(rel[:, 1], rel[:, 0]))[-1] - np.arctan2(rel[0, 1], rel[0, 0]))
-    if winding >= math.pi and ratio >= 0.8:
-        return Fate.CYCLING
-    return Fate.UNDECIDED
+    return fates.classify_path(path, rest, rule=rule, fate=fate, plane=plane)
 
 
 def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: Sequence = DEFAULT_METHODS, *,
                       lr: float = 0.1, steps: int = 10000, start=(1.0, 1.0), n_saves: int = 500,
-                      progress: Callable[[str], None] | None = None) -> list[ConvergenceRow]:
+                      rule: FateRule = CONVERGENCE_RULE, progress=None) -> list[ConvergenceRow]:
     """The (game × regulariser × optimiser) convergence table.
 
     For each case: `analyze` at the rest point (eigenvalues, kind), `max_stable_lr` for
     `"euler"` (closed form) and `"alternating"` (autodiff Jacobian of one update, scan and
-    bisection); for each method: `step_spectral_radius` at `lr`, and one `simulate(...,
-    return_info=True)` run from `start`, classified by `classify_path`.
+    bisection); for each method: `step_spectral_radius` at `lr`, and one `simulate` run from
+    `start`, saved `n_saves` times and classified by `jaxgan.fates.classify_path` (each saved
+    state a check of the fate rule; a domain exit or non-finite step of the run stands).
 
     With the defaults this reproduces the literature's verdicts: the unregularised Dirac-GAN is a
     centre (simultaneous GD spirals out, alternating GD cycles); R1, R2, instance noise (logistic
@@ -173,61 +154,58 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
     - `cases`: `ConvergenceCase`s (default `default_convergence_cases()`).
     - `methods`: update rules that take a step size (names or `UpdateRule`s).
     - `lr`: the step size of the runs (positive); `steps`: their length; `start`: the start
-      (shape `(2,)` for the default cases); `n_saves`: rows kept per run for the classification.
-    - `progress`: optional callback receiving one line per case.
+      (shape `(2,)` for the default cases); `n_saves`: saved states per run, the checks of the
+      classification (the run must turn by less than half a turn between two of them).
+    - `rule`: the fate rule (default `CONVERGENCE_RULE`: the sweeps' numbers, and an outward
+      spiral is DIVERGED).
+    - `progress`: `True` for a bar on stderr, a callable receiving a
+      `jaxgan.progress.ProgressEvent` per row (its message names the case, the method and the
+      fate), or `False`/`None` for silence.
 
     **Returns:** a list of `ConvergenceRow` (cases outer, methods inner).
 
-    **Raises:** `ValueError`/`TypeError` for bad `lr`, `steps`, `methods` or cases, before any run.
+    **Raises:** `jaxgan.errors.ArgumentError`/`ArgumentTypeError` for bad `lr`, `steps`,
+    `n_saves`, `methods`, `rule`, `progress` or cases, before any run.
     """
+    fn = "convergence_table"
     cases = default_convergence_cases() if cases is None else list(cases)
     for i, c in enumerate(cases):
-        if not isinstance(c, ConvergenceCase):
-            raise TypeError(f"convergence_table argument `cases[{i}]` must be a ConvergenceCase; got {type(c).__name__}.")
-    rules = [get_rule(m) for m in methods]
-    if not rules:
-        raise ValueError("convergence_table argument `methods` must name at least one update rule.")
-    for r in rules:
-        if not r.takes_lr:
-            raise ValueError(f"convergence_table argument `methods`: {r.name!r} carries its own step size; "
-                             f"use rules that take `lr`.")
-    check_float("convergence_table", "lr", lr)
-    check_int("convergence_table", "steps", steps, 8)
-    check_int("convergence_table", "n_saves", n_saves, 8)
+        check_instance(fn, f"cases[{i}]", c, ConvergenceCase, "a ConvergenceCase")
+    rules = _step_rules(fn, methods)
+    check_float(fn, "lr", lr)
+    check_int(fn, "steps", steps, 8)
+    check_int(fn, "n_saves", n_saves, 8)
+    rule = check_rule(fn, rule)
+    report = reporter(fn, progress, fn, len(cases) * len(rules))
     save_every = max(1, steps // n_saves)
     steps = (steps // save_every) * save_every
     rows = []
     for case in cases:
         rep = analyze(case.field)
-        lr_e = max_stable_lr(case.field, "euler")
-        lr_a = max_stable_lr(case.field, "alternating")
+        lr_e = max_stable_lr(case.field, method="euler")
+        lr_a = max_stable_lr(case.field, method="alternating")
         rest = np.asarray(rep.point)
-        for rule in rules:
-            radius = step_spectral_radius(case.field, rule, lr)
-            path, info = simulate(case.field, start, steps=steps, lr=lr, method=rule, save_every=save_every,
-                                  return_info=True, warn=False)
-            path = np.asarray(path, dtype=np.float64)
-            fate = classify_path(path, rest, fate=info.fate)
-            dist = float(np.linalg.norm(np.asarray(info.final, dtype=np.float64) - rest))
-            rows.append(ConvergenceRow(case.game, case.regulariser, rule.name, rep.eigenvalues, rep.kind, rep.stable,
-                                       lr_e, lr_a, radius, fate, dist, float(lr), steps, case.note))
-        if progress is not None:
-            progress(f"{case.game} + {case.regulariser}: {rep.kind}")
+        for method in rules:
+            radius = step_spectral_radius(case.field, method=method, lr=lr)
+            run = simulate(case.field, start, steps=steps, lr=lr, method=method, save_every=save_every, warn=False)
+            fate = classify_path(np.asarray(run.path, dtype=np.float64), rest, rule=rule, fate=run.fate)
+            dist = float(np.linalg.norm(np.asarray(run.final, dtype=np.float64) - rest))
+            rows.append(ConvergenceRow(case.game, case.regulariser, method.name, rep.eigenvalues, rep.kind,
+                                       rep.stable, lr_e, lr_a, radius, fate, dist, float(lr), steps, case.note))
+            report(len(rows), f"{case.game} + {case.regulariser} ({rep.kind}), {method.name}: {fate.name.lower()}")
     return rows
 
 
-def _eig_str(ev) -> str:
-    parts = []
-    for l in np.asarray(ev, dtype=complex) + 0.0:  # + 0.0 turns -0.0 into 0.0
-        if abs(l.imag) < 1e-9:
-            parts.append(f"{l.real:+.3g}")
-        else:
-            parts.append(f"{l.real:+.3g}{'+' if l.imag >= 0 else '-'}{abs(l.imag):.3g}i")
-    return ", ".join(parts)
-
-
-def _lr_str(x: float) -> str:
-    return "∞" if math.isinf(x) else "0" if x == 0 else f"{x:.3g}"
+def _step_rules(fn: str, methods) -> list:
+    """`methods` as update rules that take a step size (at least one)."""
+    rules = [get_rule(m) for m in methods]
+    if not rules:
+        raise bad_value(fn, "methods", "at least one update rule", methods)
+    for r in rules:
+        if not r.takes_lr:
+            raise ArgumentError(f"{fn} argument `methods`: {r.name!r} carries its own step size; "
+                                f"use rules that take `lr`.")
+    return rules
 
 
 def format_convergence_table(rows: Sequence[ConvergenceRow]) -> str:
@@ -242,9 +220,9 @@ def format_convergence_table(rows: Sequence[ConvergenceRow]) -> str:
             if r.note not in notes:
                 notes.append(r.note)
             mark = "*" * (notes.index(r.note) + 1)
-        body.append((r.game, r.regulariser + mark, _eig_str(r.eigenvalues), r.kind, _lr_str(r.lr_max_euler),
-                     _lr_str(r.lr_max_alternating), r.method, f"{r.radius:.4f}", r.fate.name.lower(),
-                     f"{r.distance:.2e}"))
+        body.append((r.game, r.regulariser + mark, eigenvalues_text(r.eigenvalues, 3, spaced=False, signed=True),
+                     r.kind, lr_text(r.lr_max_euler, 3), lr_text(r.lr_max_alternating, 3), r.method,
+                     f"{r.radius:.4f}", r.fate.name.lower(), f"{r.distance:.2e}"))
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [line(header), line(["-" * w for w in widths])] + [line(b) for b in body]

@@ -426,6 +426,18 @@ def test_classify_cycling_converged_diverged():
     assert done.summary()["cycling"] == 2 and done.summary()["diverged_at"] == [400]
 
 
+def test_classify_uses_the_one_rule_with_a_minimum_radius():
+    # The same loops at scaled radius 0.4: inside r_min = 0.5 they are the jitter the rule ignores,
+    # with r_min = 0.3 they are loops again (jaxgan.fates decides, as for the sweeps and tables).
+    r = _constructed_run()
+    small = dataclasses.replace(r, d_grid=0.5 + 0.5 * (r.d_grid - 0.5),
+                                pg_grid=r.pd_grid + 0.5 * (r.pg_grid - r.pd_grid))
+    assert [Fate(int(f)) for f in neural.classify(small, tol=0.05)] == [
+        Fate.UNDECIDED, Fate.CONVERGED, Fate.DIVERGED, Fate.UNDECIDED]
+    assert [Fate(int(f)) for f in neural.classify(small, tol=0.05, r_min=0.3)] == [
+        Fate.CYCLING, Fate.CONVERGED, Fate.DIVERGED, Fate.CYCLING]
+
+
 def test_winding_turns_count_signed_loops():
     r = _constructed_run()
     turns = neural.winding_turns(r, tail=0.5)

@@ -475,8 +475,10 @@ def test_classify_path():
     assert jaxgan.tables.classify_path(circle * np.exp(-t / 5)[:, None], [0, 0]) == Fate.CONVERGED
     assert jaxgan.tables.classify_path(circle * np.exp(t / 100)[:, None], [0, 0]) == Fate.DIVERGED
     assert jaxgan.tables.classify_path(circle * np.exp(-t / 200)[:, None], [0, 0]) == Fate.UNDECIDED
-    line = np.stack([np.linspace(1, 2, 50), np.zeros(50)], -1)  # moving away, no winding
-    assert jaxgan.tables.classify_path(line, [0, 0]) == Fate.DIVERGED
+    line = np.stack([np.linspace(1, 2, 50), np.zeros(50)], -1)  # moving away, no winding, within `bound`
+    assert jaxgan.tables.classify_path(line, [0, 0]) == Fate.UNDECIDED
+    far = jaxgan.tables.CONVERGENCE_RULE._replace(bound=1.5)  # the same rule with a bound it crosses
+    assert jaxgan.tables.classify_path(line, [0, 0], rule=far) == Fate.DIVERGED
     stalled = np.stack([np.minimum(np.linspace(1, 4, 50), 2.0), np.zeros(50)], -1)  # stopped at distance 2
     assert jaxgan.tables.classify_path(stalled, [0, 0]) == Fate.UNDECIDED
     assert jaxgan.tables.classify_path(line, [0, 0], fate=Fate.LEFT_DOMAIN) == Fate.LEFT_DOMAIN

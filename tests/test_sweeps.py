@@ -18,6 +18,8 @@ import pytest
 import jaxgan
 from jaxgan import sweeps
 from jaxgan.dynamics import Fate, Optimizer
+from jaxgan.errors import ArgumentError, ArgumentTypeError, StoreError
+from jaxgan.progress import ProgressEvent
 
 MINIMAX = jaxgan.pointwise_field("minimax", 0.2)
 KW = dict(chunk=256, check_every=16)  # one compiled kernel shared by most tests
@@ -34,8 +36,8 @@ def _simulate_agrees(res, method, lr, steps, idx):
     """Each start of `idx` ends as `simulate` says: same fate/exit step for domain exits, and the
     same state at the decision step otherwise (bitwise)."""
     for i, j in idx:
-        path, info = jaxgan.simulate(MINIMAX, [res.d[i], res.pg[j]], steps=steps, lr=lr, method=method,
-                                     return_info=True, warn=False)
+        info = jaxgan.simulate(MINIMAX, [res.d[i], res.pg[j]], steps=steps, lr=lr, method=method, warn=False)
+        path = info.path
         fate, k = Fate(int(res.fate[i, j])), int(res.step[i, j])
         if info.fate != Fate.UNDECIDED and (k < 0 or k >= info.exit_step):
             assert fate == info.fate and k == info.exit_step, (i, j, fate, k, info)
@@ -263,8 +265,8 @@ def test_methods_agree_with_simulate_and_references(name):
     # Start by start against `simulate` (an independent code path: one trajectory, per-step guard);
     # float32 kernels may round differently in the last place, hence a tolerance.
     for i, j in [(3, 4), (8, 8), (12, 2), (15, 15)]:
-        path, info = jaxgan.simulate(MINIMAX, [r.d[i], r.pg[j]], steps=steps, lr=lr, method=method,
-                                     return_info=True, warn=False)
+        info = jaxgan.simulate(MINIMAX, [r.d[i], r.pg[j]], steps=steps, lr=lr, method=method, warn=False)
+        path = info.path
         k = int(r.step[i, j])
         if info.fate != Fate.UNDECIDED:
             assert Fate(int(r.fate[i, j])) == info.fate and k == info.exit_step
@@ -406,19 +408,19 @@ def test_sweep_result_roundtrip(tmp_path):
 def test_load_refuses_foreign_or_corrupt_files(tmp_path, classic):
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, a=np.arange(3))
-    with pytest.raises(ValueError, match="not a jaxgan basins result file"):
+    with pytest.raises(StoreError, match="not a jaxgan basins result file"):
         sweeps.BasinsResult.load(foreign)
     good = classic.save(tmp_path / "good.npz")
-    with pytest.raises(ValueError, match="expected 'jaxgan.sweep'"):
+    with pytest.raises(StoreError, match="expected 'jaxgan.sweep'"):
         sweeps.SweepResult.load(good)
     raw = open(good, "rb").read()
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match="not a jaxgan basins result file"):
+    with pytest.raises(StoreError, match="not a jaxgan basins result file"):
         sweeps.BasinsResult.load(corrupt)
     text = tmp_path / "text.npz"
     text.write_text("hello")
-    with pytest.raises(ValueError):
+    with pytest.raises(StoreError):
         sweeps.load(text)
 
 
@@ -428,7 +430,7 @@ def test_resume_folder_refuses_foreign_or_corrupt_and_overwrites_nothing(tmp_pat
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="without a jaxgan manifest"):
+    with pytest.raises(StoreError, match="without a jaxgan manifest"):
         sweeps.basins(MINIMAX, D16, PG16, out=other, **kw)
     assert os.listdir(other) == ["notes.txt"]
     # a complete run, then the same call again: everything read back, identical
@@ -448,20 +450,20 @@ def test_resume_folder_refuses_foreign_or_corrupt_and_overwrites_nothing(tmp_pat
     assert sweeps.trace_count() == n0 and kept.settings["chunk"] == 64
     np.testing.assert_array_equal(kept.final, first.final)
     # different settings into the same folder: refused
-    with pytest.raises(ValueError, match="different sweep"):
+    with pytest.raises(StoreError, match="different sweep"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "lr": 2e-2})
-    with pytest.raises(ValueError, match="differs in: chunk"):
+    with pytest.raises(StoreError, match="differs in: chunk"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "chunk": 128})
     # a corrupt chunk: refused, and left as it was
     bad = out / "chunk_000002.npz"
     bad.write_bytes(b"garbage")
     stamp = {f: (out / f).read_bytes() for f in os.listdir(out)}
-    with pytest.raises(ValueError, match="corrupt chunk file"):
+    with pytest.raises(StoreError, match="corrupt chunk file"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **kw)
     assert {f: (out / f).read_bytes() for f in os.listdir(out)} == stamp
     # a chunk of another sweep (valid file, wrong digest): refused too
     bad.write_bytes((tmp_path / "run" / "chunk_000001.npz").read_bytes())
-    with pytest.raises(ValueError, match="another sweep or chunk"):
+    with pytest.raises(StoreError, match="another sweep or chunk"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **kw)
 
 
@@ -471,8 +473,33 @@ def test_parts_assemble_to_the_full_result(tmp_path, classic):
     assert sorted(os.listdir(tmp_path / "shared"))[:2] == ["chunk_000001.npz", "chunk_000003.npz"]
     whole = sweeps.basins(MINIMAX, D16, PG16, part=(0, 2), **kw)
     np.testing.assert_array_equal(whole.final, classic.final)
-    with pytest.raises(ValueError, match="`part` needs `out`"):
+    with pytest.raises(ArgumentError, match="`part` needs `out`"):
         sweeps.basins(MINIMAX, D16, PG16, steps=8, lr=1e-2, part=(0, 2))
+
+
+def test_progress_events_bar_and_silence(tmp_path, capsys):
+    """One event when the run starts (chunks already in `out` count as done), then one per chunk."""
+    kw = dict(steps=256, lr=1e-2, chunk=64, check_every=16)
+    seen = []
+    sweeps.basins(MINIMAX, D16, PG16, out=tmp_path / "p", part=(0, 2), progress=seen.append, **kw)
+    assert all(isinstance(ev, ProgressEvent) and ev.task == "basins" for ev in seen)
+    assert [(ev.done, ev.total) for ev in seen] == [(0, 2), (1, 2), (2, 2)]  # this part's 2 chunks of 4
+    assert "chunks of 64 starts" in seen[-1].message
+    seen.clear()
+    sweeps.basins(MINIMAX, D16, PG16, out=tmp_path / "p", progress=seen.append, **kw)
+    assert [(ev.done, ev.total) for ev in seen] == [(2, 4), (3, 4), (4, 4)]  # two chunks read back
+    capsys.readouterr()
+    sweeps.sweep(MINIMAX, {"lr": [0.1, 0.2]}, steps=64, offsets=[[0.02, 0.0]], chunk=256, check_every=16,
+                 progress=True)
+    err = capsys.readouterr().err
+    assert "sweep [" in err and "1/1 chunks" in err and err.endswith("\n")
+    sweeps.sweep(MINIMAX, {"lr": [0.1, 0.2]}, steps=64, offsets=[[0.02, 0.0]], chunk=256, check_every=16,
+                 progress=False)
+    assert capsys.readouterr().err == ""
+    n0 = sweeps.trace_count()
+    with pytest.raises(ArgumentTypeError, match="`progress` must be True, False or a callable"):
+        sweeps.basins(MINIMAX, D16, PG16, progress="yes", **kw)
+    assert sweeps.trace_count() == n0
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -487,43 +514,49 @@ def test_parts_assemble_to_the_full_result(tmp_path, classic):
     (dict(d_range=(0.1, 0.9)), "`d_range` must be a triple"),
     (dict(d_range=(0.0, 1.0, 8)), "outside the domain"),
     (dict(steps=0), "`steps` must be an integer ≥ 1"),
-    (dict(lr=0.0), "`lr` must be positive"),
-    (dict(lr=-1e-3), "`lr` must be positive"),
+    (dict(lr=0.0), "`lr` must be (a )?positive"),
+    (dict(lr=-1e-3), "`lr` must be (a )?positive"),
     (dict(lr=None), "`lr` is required"),
     (dict(method="newton"), "unknown method 'newton'"),
     (dict(method=optax.sgd(1e-2)), "`lr` must be omitted"),
     (dict(tol=-1.0), "`tol` must be a positive"),
     (dict(chunk=0), "`chunk` must be an integer ≥ 1"),
     (dict(plane=(0, 0)), "`plane` must be two distinct"),
+    (dict(plane=(0, 2)), "`plane` must be two distinct"),
+    (dict(bound=1e-4), "`bound` must be greater than `tol`"),
+    (dict(cycle_turns=0), "`cycle_turns` must be an integer ≥ 1"),
+    (dict(cycle_rtol=-0.1), "`cycle_rtol` must be a positive number"),
+    (dict(devices=[]), "`devices` must be a non-empty list of jax devices"),
+    (dict(part=(2, 2)), "`part` must be \\(index, count\\)"),
 ])
 def test_bad_input_fails_before_compiling(kwargs, match):
     args = dict(d_range=D16, pg_range=PG16, steps=64, lr=1e-2)
     args.update(kwargs)
     n0 = sweeps.trace_count()
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises((ArgumentError, ArgumentTypeError), match=match):
         sweeps.basins(MINIMAX, args.pop("d_range"), args.pop("pg_range"), **args)
     assert sweeps.trace_count() == n0
 
 
 def test_bad_input_fields_and_sweeps():
     no_rest = jaxgan.Field(lambda p, z: -z, labels=("a", "b"))
-    with pytest.raises(ValueError, match="has no rest point"):
+    with pytest.raises(ArgumentError, match="has no rest point"):
         sweeps.basins(no_rest, D16, PG16, steps=8, lr=0.1)
-    with pytest.raises(TypeError, match="jaxgan.pointwise_field"):
+    with pytest.raises(ArgumentTypeError, match="jaxgan.pointwise_field"):
         sweeps.basins("minimax", D16, PG16, steps=8, lr=0.1)
     ring = [[0.01, 0.0]]
-    for grid, match in [({}, "non-empty mapping"), ({"lr": []}, "non-empty 1-D"),
-                        ({"lr": [0.1, -0.2]}, "must be positive"), ({"pd": [0.0, 0.2]}, "must be positive"),
+    for grid, match in [({}, "non-empty mapping"), ({"lr": []}, "1-D sequence of at least 1"),
+                        ({"lr": [0.1, -0.2]}, "finite positive numbers"), ({"pd": [0.0, 0.2]}, "positive numbers"),
                         ({"beta": [1.0]}, "unknown parameter 'beta'"), ({"lr": [0.1, math.nan]}, "finite")]:
-        with pytest.raises((ValueError, TypeError), match=match):
+        with pytest.raises((ArgumentError, ArgumentTypeError), match=match):
             sweeps.sweep(MINIMAX, grid, steps=8, offsets=ring)
-    with pytest.raises(ValueError, match="exactly one of"):
+    with pytest.raises(ArgumentError, match="exactly one of"):
         sweeps.sweep(MINIMAX, {"lr": [0.1]}, steps=8)
-    with pytest.raises(ValueError, match="exactly one of"):
+    with pytest.raises(ArgumentError, match="exactly one of"):
         sweeps.sweep(MINIMAX, {"lr": [0.1]}, steps=8, offsets=ring, starts=[[0.5, 0.2]])
-    with pytest.raises(ValueError, match="outside the domain"):
+    with pytest.raises(ArgumentError, match="outside the domain"):
         sweeps.sweep(MINIMAX, {"lr": [0.1]}, steps=8, offsets=[[0.6, 0.0]])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ArgumentError, match="shape"):
         sweeps.sweep(MINIMAX, {"lr": [0.1]}, steps=8, starts=[[0.5, 0.2, 0.1]])
 
 

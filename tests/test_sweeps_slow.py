@@ -33,7 +33,7 @@ SHARDED = textwrap.dedent("""
     # each device runs its slice on its own: the sharded program has no collective at all
     from jaxgan.dynamics import get_rule
     mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",))
-    kernel = sweeps._kernel(get_rule("euler"), (0, 1), None, None, mesh)
+    kernel = sweeps.engine._kernel(get_rule("euler"), (0, 1), None, None, mesh)
     f32, i32 = np.float32, np.int32
     hlo = kernel.lower(f, np.full((256, 2), 0.5, f32), f32(1e-2), i32(2048), f32(1e-3), f32(10.0), f32(1e-2),
                        i32(3), i32(16)).compile().as_text()
@@ -69,7 +69,7 @@ KILLED = textwrap.dedent("""
     from jaxgan import sweeps
     f = jaxgan.pointwise_field("minimax", 0.2)
     sweeps.basins(f, (0.01, 0.99, 64), (0.01, 2.0, 64), steps=40_000, lr=1e-4, chunk=256, check_every=16,
-                  out=sys.argv[1], progress=lambda done, total: print(f"{done}/{total}", flush=True))
+                  out=sys.argv[1], progress=lambda ev: print(f"{ev.done}/{ev.total}", flush=True))
 """)
 
 
@@ -93,7 +93,7 @@ def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
     kw = dict(steps=40_000, lr=1e-4, chunk=256, check_every=16)
     seen = []
     resumed = sweeps.basins(field, (0.01, 0.99, 64), (0.01, 2.0, 64), out=out,
-                            progress=lambda d, t: seen.append(d), **kw)
+                            progress=lambda ev: seen.append(ev.done), **kw)
     assert seen[0] == len(done) and seen[-1] == 16  # finished chunks were read back, not recomputed
     assert not [f for f in os.listdir(out) if ".tmp" in f]
     whole = sweeps.basins(field, (0.01, 0.99, 64), (0.01, 2.0, 64), **kw)

@@ -1,6 +1,6 @@
 """The parametric kernel of a network, its spectrum, and the GAN field of a discriminator network.
 
-Section 3 of the article (see `shared/seed/NOTES.md`): with `D` parametrised by `θ` and gradient
+Section 3 of the article: with `D` parametrised by `θ` and gradient
 ascent `dθ/dt = ∂J/∂θ`, the discriminator moves in function space as
 
     dD(x)/dt = ∫ ∂J/∂D(y) K_θ(x, y) dy,    K_θ(x, y) = Σ_j ∂D(x)/∂θ_j · ∂D(y)/∂θ_j,

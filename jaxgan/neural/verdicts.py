@@ -5,9 +5,12 @@
   (the median ignores single spikes of a noisy optimiser, not a lasting departure).
 - `CYCLING`: not converged, and at some probe point the pointwise state `(D(x), pg(x))` made at
   least one full loop around the article's rest point `(D0, pd(x))` over the last half of the run,
-  counting only the stretches at least `r_min` away from it (see `winding_turns`): large,
-  coherent orbits such as mass hopping between modes — not the jitter of a noisy optimiser
-  around the rest point.
+  far from it: jaxgan's one cycling rule (`jaxgan.fates`, as in the sweeps and the convergence
+  table) on the checkpoints in scaled coordinates (see `winding_turns`), with crossings of the
+  Poincaré section closer than `r_min` ignored, any return counted (`cycle_rtol = inf`: a noisy
+  orbit never returns exactly) and one return enough (`cycle_turns = 1`). Large, coherent orbits
+  such as mass hopping between modes count — not the jitter of a noisy optimiser around the rest
+  point.
 - `UNDECIDED`: otherwise (still moving, or jittering near the rest point).
 """
 
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._checks import bad_value, check_float
+from .. import fates
 from ..fates import Fate
 
 if TYPE_CHECKING:
@@ -57,14 +61,35 @@ def _d_scale(game) -> float:
     return max(1.0, abs(game.rest_d()))
 
 
-def turns_around_rest(d_grid, pg_grid, pd_grid, game, *, tail: float, r_min: float) -> np.ndarray:
-    """`winding_turns` on arrays: `d_grid`, `pg_grid` `(S, C+1, G)`, `pd_grid (G,)`, the game."""
+def _scaled(d_grid, pg_grid, pd_grid, game, tail: float):
+    """`(u, v)`, each `(S, C', P)`: the probes' `(D(x), pg(x))` relative to `(D0, pd(x))`, scaled,
+    over the last `tail` of the checkpoints."""
     pd_grid = np.asarray(pd_grid)
     probes = np.flatnonzero(pd_grid >= 0.2 * pd_grid.max())
     c0 = tail_start(np.shape(d_grid)[1], tail)
     pd = pd_grid[probes][None, None, :]
     u = (np.asarray(d_grid)[:, c0:, probes] - game.rest_d()) / _d_scale(game)
     v = (np.asarray(pg_grid)[:, c0:, probes] - pd) / pd
+    return u, v
+
+
+def cycling_seeds(d_grid, pg_grid, pd_grid, game, *, tail: float, r_min: float) -> np.ndarray:
+    """Whether jaxgan's cycling rule (`jaxgan.fates`) calls some probe of each seed CYCLING:
+    `Bool[ndarray, "S"]` (arrays as in `turns_around_rest`)."""
+    u, v = _scaled(d_grid, pg_grid, pd_grid, game, tail)
+    if u.size == 0:
+        return np.zeros(np.shape(d_grid)[0], bool)
+    # Checkpoints on axis 0. Neural CONVERGED is a distance to the data (W1), not to the rest point,
+    # and divergence is decided inside the compiled run: the rule here only looks for loops.
+    rule = fates.FateRule(tol=0.0, bound=math.inf, cycle_rtol=math.inf, cycle_turns=1, r_min=r_min)
+    u, v = np.moveaxis(u, 1, 0), np.moveaxis(v, 1, 0)
+    tracker, _ = fates.track(rule, u, v, u * u + v * v)
+    return np.any(np.asarray(tracker.status) == Fate.CYCLING, axis=-1)
+
+
+def turns_around_rest(d_grid, pg_grid, pd_grid, game, *, tail: float, r_min: float) -> np.ndarray:
+    """`winding_turns` on arrays: `d_grid`, `pg_grid` `(S, C+1, G)`, `pd_grid (G,)`, the game."""
+    u, v = _scaled(d_grid, pg_grid, pd_grid, game, tail)
     with quiet():
         r = np.hypot(u, v)
         dang = (np.diff(np.arctan2(v, u), axis=1) + np.pi) % (2 * np.pi) - np.pi
@@ -75,7 +100,8 @@ def turns_around_rest(d_grid, pg_grid, pd_grid, game, *, tail: float, r_min: flo
 
 
 def winding_turns(res: TrainResult, tail: float = 0.5, r_min: float = 0.5) -> np.ndarray:
-    """Signed turns of `(D(x), pg(x))` around `(D0, pd(x))` over the last `tail` of the run.
+    """Signed turns of `(D(x), pg(x))` around `(D0, pd(x))` over the last `tail` of the run: a
+    measurement (fractional turns); the CYCLING verdict is `classify`'s, by `jaxgan.fates`.
 
     At the probe points (grid points with pd ≥ max(pd)/5), in the scaled coordinates
     `u = (D − D0)/s` (`s`: half the D-domain's width, or max(1, |D0|) when it is unbounded) and
@@ -102,9 +128,7 @@ def fates_of(status, w1, d_grid, pg_grid, pd_grid, game, *, tol: float, tail: fl
     with quiet():
         conv = np.all(np.isfinite(w1), axis=1) & (np.median(w1, axis=1) <= tol)
     fate[~diverged & conv] = int(Fate.CONVERGED)
-    turns = turns_around_rest(d_grid, pg_grid, pd_grid, game, tail=max(tail, 0.5), r_min=r_min)
-    with quiet():
-        cyc = np.nanmax(np.abs(turns), axis=1) >= 1.0 if turns.size else np.zeros(len(fate), bool)
+    cyc = cycling_seeds(d_grid, pg_grid, pd_grid, game, tail=max(tail, 0.5), r_min=r_min)
     fate[(fate == Fate.UNDECIDED) & cyc] = int(Fate.CYCLING)
     return fate
 

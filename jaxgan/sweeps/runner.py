@@ -1,0 +1,182 @@
+"""Running a sweep: jobs cut into chunks, chunks over devices, read back from or written to a store."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import bad_type, bad_value
+from ..dynamics import UpdateRule
+from ..errors import ArgumentError
+from ..fields import Field
+from ..progress import reporter
+from .engine import _kernel
+from .store import ChunkStore
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The settings of a sweep that shape its run (checked; `check_every`/`chunk` resolved)."""
+
+    steps: int
+    tol: float
+    bound: float
+    cycle_rtol: float
+    cycle_turns: int
+    check_every: int | None
+    plane: tuple[int, int]
+    chunk: int | None
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["plane"] = list(self.plane)
+        return d
+
+
+class Jobs:
+    """A flat list of jobs (a start, and per-job values of swept parameters), made per chunk.
+
+    `starts(idx)` gives the starts of the jobs `idx` (`(k, n)`); `field_values(idx)` the swept
+    field parameters (`{name: (k,)}`) and `arg_values(idx)` the swept step arguments, or None
+    when nothing of the kind is swept.
+    """
+
+    def __init__(self, field: Field, rule: UpdateRule, arg, dtype, n_jobs: int,
+                 starts: Callable[[np.ndarray], np.ndarray],
+                 field_values: Callable[[np.ndarray], dict] | None = None,
+                 arg_values: Callable[[np.ndarray], Any] | None = None):
+        self.field, self.rule, self.arg, self.dtype = field, rule, arg, dtype
+        self.n = n_jobs
+        self.starts = starts
+        self.field_values = field_values
+        self.arg_values = arg_values
+
+    def inputs(self, idx: np.ndarray):
+        z0 = np.asarray(self.starts(idx), dtype=self.dtype)
+        if self.field_values is None:
+            field, field_axis = self.field, None
+        else:
+            field, field_axis = batched_field(self.field, len(idx), self.field_values(idx)), 0
+        if self.arg_values is None:
+            arg, arg_axis = self.arg, None
+        else:
+            arg, arg_axis = self.arg_values(idx), 0
+        return z0, field, field_axis, arg, arg_axis
+
+
+def batched_field(field: Field, k: int, values: dict) -> Field:
+    """`field` with every leaf broadcast to a leading axis of size k, then `values` ((k,) each) set."""
+    fb = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(jnp.asarray(a), (k,) + jnp.shape(a)), field)
+    return fb.replace(**values) if values else fb
+
+
+def check_devices(fn: str, devices) -> list:
+    """`devices` as a non-empty list of jax devices (None: all local devices)."""
+    if devices is None:
+        return list(jax.local_devices())
+    try:
+        devs = list(devices)
+    except TypeError:
+        raise bad_type(fn, "devices", "a non-empty list of jax devices", devices) from None
+    if not devs or not all(isinstance(d, jax.Device) for d in devs):
+        raise bad_value(fn, "devices", "a non-empty list of jax devices", devices)
+    return devs
+
+
+def check_part(fn: str, part, out) -> tuple[int, int] | None:
+    """`part` as `(index, count)` with `0 ≤ index < count`; it needs `out`."""
+    if part is None:
+        return None
+    try:
+        index, count = (int(p) for p in part)
+    except (TypeError, ValueError):
+        raise bad_type(fn, "part", "a pair (index, count) of integers", part) from None
+    if not (count >= 1 and 0 <= index < count):
+        raise bad_value(fn, "part", "(index, count) with 0 <= index < count", part)
+    if out is None:
+        raise ArgumentError(f"{fn} argument `part` needs `out`: the parts of a sweep meet in one shared folder.")
+    return index, count
+
+
+def _shard(tree, mesh, batched: bool):
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    if mesh is None:
+        return tree
+    spec = NamedSharding(mesh, P("starts")) if batched else NamedSharding(mesh, P())
+    return jax.device_put(tree, spec)
+
+
+def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, devices=None, progress=None):
+    """Run every job (arguments already checked); returns the flat arrays `(fate, step, final,
+    turns)`, or None when `part` left chunks to other processes.
+
+    `progress` receives one event when the run starts (`done`: the chunks already in `out`),
+    then one per finished chunk.
+    """
+    N, chunk = jobs.n, opts.chunk
+    n_chunks = -(-N // chunk)
+    devs = check_devices(fn, devices)
+    nd = len(devs)
+    # The shape every call sees (one compile): a chunk, or for fewer jobs the next power of two
+    # (so that small sweeps of different sizes share kernels), rounded up to the devices.
+    padded = -(-min(chunk, 1 << max(N - 1, 0).bit_length()) // nd) * nd
+    mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",)) if nd > 1 else None
+    store = ChunkStore(out, key, n_chunks, chunk, N, jobs.field.dim, jobs.dtype) if out is not None else None
+
+    arrays = (np.zeros(N, np.int8), np.full(N, -1, np.int32), np.zeros((N, jobs.field.dim), jobs.dtype),
+              np.zeros(N, np.int32))
+    done = set()
+    if store is not None:
+        for i, chunk_arrays in store.existing():
+            _put(arrays, slice(i * chunk, min((i + 1) * chunk, N)), chunk_arrays)
+            done.add(i)
+    mine = [i for i in range(n_chunks) if part is None or i % part[1] == part[0]]
+    todo = [i for i in mine if i not in done]
+    report = reporter(fn, progress, fn, len(mine))
+    count = len(mine) - len(todo)
+    report(count, f"chunks of {chunk} starts")
+
+    scalars = (jnp.int32(opts.steps), jnp.asarray(opts.tol, jobs.dtype), jnp.asarray(opts.bound, jobs.dtype),
+               jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
+
+    def launch(i):
+        lo, hi = i * chunk, min((i + 1) * chunk, N)
+        idx = np.arange(lo, hi)
+        idx = np.concatenate([idx, np.full(padded - len(idx), hi - 1)]) if len(idx) < padded else idx
+        z0, field, fa, arg, aa = jobs.inputs(idx)
+        z0 = _shard(jnp.asarray(z0), mesh, True)
+        field = _shard(field, mesh, fa == 0)
+        arg = _shard(arg, mesh, aa == 0)
+        return i, hi - lo, _kernel(jobs.rule, opts.plane, fa, aa, mesh)(field, z0, arg, *scalars)
+
+    def collect(item):
+        nonlocal count
+        i, k, res = item
+        chunk_arrays = tuple(np.asarray(r)[:k] for r in res)
+        _put(arrays, slice(i * chunk, i * chunk + k), chunk_arrays)
+        if store is not None:
+            store.write(i, *chunk_arrays)
+        count += 1
+        report(count, f"chunks of {chunk} starts")
+
+    pending = None
+    for i in todo:  # dispatch chunk i, then collect chunk i-1 while i runs
+        item = launch(i)
+        if pending is not None:
+            collect(pending)
+        pending = item
+    if pending is not None:
+        collect(pending)
+    if part is not None and not store.complete():
+        return None
+    return arrays
+
+
+def _put(arrays, sl: slice, values):
+    for a, v in zip(arrays, values):
+        a[sl] = v
