@@ -64,15 +64,15 @@ def path_angle(field: Callable, start, end, n: int = 21):
     return alphas, jax.jit(jax.vmap(one))(alphas)
 
 
-def jacobian_eigenvalues(field: Callable, theta, *, m: int = 20, top: int | None = None, key=None) -> np.ndarray:
+def jacobian_eigenvalues(field: Callable, z, *, m: int = 20, top: int | None = None, key=None) -> np.ndarray:
     """Leading eigenvalues of the Jacobian of a field on parameters, by Jacobian-vector products.
 
     Arnoldi iteration (`jaxgan.stability.krylov.arnoldi`) on `u ↦ ∂v/∂θ · u` (`jax.linearize`
     once, then `m` JVPs), so the `p×p` Jacobian is never formed. With `m ≥ p` the result is every
     eigenvalue.
 
-    **Arguments:** `field`: `v(θ)` on a pytree `θ` (output with the same structure); `theta`:
-    the point; `m`: Krylov steps (capped at the number of parameters); `top`: how many to return
+    **Arguments:** `field`: `v(z)` on a pytree state `z` (the players' parameters; output with the
+    same structure); `z`: the point; `m`: Krylov steps (capped at the number of parameters); `top`: how many to return
     (default `m`); `key`: PRNG key for the start vector (default `PRNGKey(0)`).
 
     **Returns:** `Complex[ndarray, "top"]` (numpy), by decreasing modulus, NaN-padded after a
@@ -80,7 +80,7 @@ def jacobian_eigenvalues(field: Callable, theta, *, m: int = 20, top: int | None
 
     **Raises:** `ArgumentError`/`ArgumentTypeError` for `m` or `top` that are not positive ints.
     """
-    flat, unravel = ravel_pytree(theta)
+    flat, unravel = ravel_pytree(z)
     m = min(check_int("jacobian_eigenvalues", "m", m), flat.shape[0])
     top = m if top is None else check_int("jacobian_eigenvalues", "top", top)
     key = jax.random.PRNGKey(0) if key is None else key
