@@ -16,7 +16,7 @@ from .errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["where", "bad_value", "bad_type", "check_int", "check_float", "check_scalar", "check_bool",
            "check_choice", "check_callable", "check_instance", "check_interval", "check_grid_range",
-           "check_values", "is_traced"]
+           "check_values", "check_matrix", "check_fraction", "is_traced"]
 
 
 def where(fn: str | None, arg: str) -> str:
@@ -185,8 +185,10 @@ def check_grid_range(fn: str | None, arg: str, value) -> tuple[float, float, int
     return lo, hi, int(n)
 
 
-def check_values(fn: str | None, arg: str, values, *, sign: str = "any", min_size: int = 1) -> np.ndarray:
-    """A 1-D sequence of finite numbers of sign `sign`, at least `min_size` long, as float64."""
+def check_values(fn: str | None, arg: str, values, *, sign: str = "any", min_size: int = 1,
+                 size: int | None = None, what: str = "") -> np.ndarray:
+    """A 1-D sequence of finite numbers of sign `sign`, at least `min_size` long (exactly `size`
+    long when given; `what` says what each entry is, e.g. "one weight per point"), as float64."""
     if isinstance(values, (str, bytes)):
         raise ArgumentTypeError(f"{where(fn, arg)} must be a sequence of numbers; got {values!r}.")
     try:
@@ -196,7 +198,45 @@ def check_values(fn: str | None, arg: str, values, *, sign: str = "any", min_siz
     if arr.ndim != 1 or arr.size < min_size:
         raise ArgumentError(f"{where(fn, arg)} must be a 1-D sequence of at least {min_size} number(s); "
                             f"got shape {arr.shape}.")
+    if size is not None and arr.shape != (size,):
+        raise ArgumentError(f"{where(fn, arg)} must have shape ({size},){f' ({what})' if what else ''}; "
+                            f"got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)) or not all(_sign_ok(float(v), sign) for v in arr):
         kind = {"positive": "positive ", "non-negative": "non-negative ", "any": ""}[sign]
-        raise ArgumentError(f"{where(fn, arg)} must hold finite {kind}numbers; got {values!r}.")
+        bad = arr[~np.isfinite(arr)] if not np.all(np.isfinite(arr)) else arr
+        shown = values if arr.size <= 6 else f"{bad[:3].tolist()}… ({arr.size} values)"
+        raise ArgumentError(f"{where(fn, arg)} must hold finite {kind}numbers; got {shown!r}.")
     return arr
+
+
+def check_matrix(fn: str | None, arg: str, value, n: int | None = None) -> np.ndarray:
+    """A square matrix of finite real numbers, `(n, n)` when `n` is given (else any non-empty square),
+    as a host array of its own float dtype (integers become float64).
+
+    **Raises:** `ArgumentTypeError` for something that is not an array of numbers; `ArgumentError`
+    for the wrong shape or a non-finite entry.
+    """
+    want = f"a matrix of shape ({n}, {n})" if n is not None else "a square matrix (n, n)"
+    try:
+        arr = np.asarray(value)
+        arr = arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{where(fn, arg)} must be {want} of numbers; got {type(value).__name__}.") from None
+    square = arr.ndim == 2 and arr.shape[0] == arr.shape[1] and arr.shape[0] >= 1
+    if not square or (n is not None and arr.shape != (n, n)):
+        raise ArgumentError(f"{where(fn, arg)} must be {want}; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ArgumentError(f"{where(fn, arg)} must hold finite numbers.")
+    return arr
+
+
+def check_fraction(fn: str | None, arg: str, value, *, zero_ok: bool = True, one_ok: bool = True) -> float:
+    """A number in the unit interval, its ends included as `zero_ok` / `one_ok` say, as a float.
+
+    **Raises:** `ArgumentTypeError` for a non-number; `ArgumentError` outside the interval.
+    """
+    v = check_float(fn, arg, value, sign="any")
+    if not ((v >= 0 if zero_ok else v > 0) and (v <= 1 if one_ok else v < 1)):
+        interval = f"{'[' if zero_ok else '('}0, 1{']' if one_ok else ')'}"
+        raise ArgumentError(f"{where(fn, arg)} must be in {interval}; got {value!r}.")
+    return v

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import bad_type, bad_value, check_bool, check_float, check_int
+from ._checks import bad_type, bad_value, check_bool, check_float, check_fraction, check_int
 from .errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["MLPSpec", "MLPApply", "mlp", "spec_of", "dropout_masks", "ACTIVATIONS"]
@@ -119,16 +119,6 @@ def _check_sizes(sizes) -> tuple:
     return tuple(int(s) for s in sizes)
 
 
-def _check_fraction(name: str, value, *, zero_ok: bool, one_ok: bool) -> float:
-    """A finite number in `[0, 1)`, `(0, 1]`, ... as the flags say (`_checks.check_float` with
-    both ends of the unit interval)."""
-    v = check_float("mlp", name, value, sign="any")
-    if not ((v >= 0 if zero_ok else v > 0) and (v <= 1 if one_ok else v < 1)):
-        rng = f"{'[' if zero_ok else '('}0, 1{']' if one_ok else ')'}"
-        raise bad_value("mlp", name, f"in {rng}", value)
-    return v
-
-
 def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float = 0.0, *,
         negative_slope: float = 0.01, bn_eps: float = 1e-5, bn_momentum: float = 0.1):
     """Build a multilayer perceptron as a pair of pure functions.
@@ -178,10 +168,10 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
         raise bad_value("mlp", "activation", f"one of {', '.join(ACTIVATIONS)}", activation)
     activation = _ALIASES[activation.strip().lower().replace("-", "_")]
     batchnorm = check_bool("mlp", "batchnorm", batchnorm)
-    dropout = _check_fraction("dropout", dropout, zero_ok=True, one_ok=False)
-    negative_slope = _check_fraction("negative_slope", negative_slope, zero_ok=True, one_ok=False)
+    dropout = check_fraction("mlp", "dropout", dropout, one_ok=False)
+    negative_slope = check_fraction("mlp", "negative_slope", negative_slope, one_ok=False)
     bn_eps = check_float("mlp", "bn_eps", bn_eps, sign="positive")
-    bn_momentum = _check_fraction("bn_momentum", bn_momentum, zero_ok=False, one_ok=True)
+    bn_momentum = check_fraction("mlp", "bn_momentum", bn_momentum, zero_ok=False)
     if len(sizes) < 3 and (batchnorm or dropout > 0):
         raise ArgumentError(
             f"mlp: `batchnorm` and `dropout` act on hidden layers; sizes {list(sizes)} has none "

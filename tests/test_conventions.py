@@ -1,7 +1,6 @@
 """The conventions of ARCHITECTURE.md that every module shares: one exception family, one
 `progress` argument, one calling convention, one result type for `simulate`."""
 
-import io
 import math
 
 import numpy as np

@@ -25,4 +25,4 @@ from .simulate import DomainExitWarning, Trajectory, simulate
 
 __all__ = ["Fate", "UpdateRule", "get_rule", "rule_names", "simulate", "Trajectory", "DomainExitWarning",
            "Optimizer", "adaptive", "register_rule", "method_args", "check_lr", "canonical_state", "guarded_step", "probed_step",
-           "EULER", "ALTERNATING", "RK4", "EXTRAGRADIENT", "OPTIMISTIC"]
+           "is_optax", "optax_rule", "EULER", "ALTERNATING", "RK4", "EXTRAGRADIENT", "OPTIMISTIC"]

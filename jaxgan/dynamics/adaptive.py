@@ -7,7 +7,6 @@ import functools
 import jax.numpy as jnp
 
 from .._checks import check_choice, check_float, check_int
-from ..errors import ArgumentError
 from .rules import UpdateRule, _no_state
 
 __all__ = ["adaptive"]

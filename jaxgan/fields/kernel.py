@@ -13,11 +13,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import games as _games
-from .._checks import bad_type, check_choice, check_values, where
-from ..errors import ArgumentError
+from .._checks import check_choice, check_matrix, check_values
 from .field import Field
 
 __all__ = ["kernel_field"]
@@ -64,27 +62,6 @@ class _KernelVelocity:
 def _kernel_rest(params):
     n = params["w"].shape[0]
     return jnp.concatenate([jnp.full((n,), params["d0"]), params["pd"]])
-
-
-def _check_points(who: str, arg: str, values, n: int | None, what: str) -> np.ndarray:
-    """A 1-D array of positive finite numbers (of length `n` when given), as float64."""
-    arr = check_values(who, arg, values, sign="positive")
-    if n is not None and arr.shape != (n,):
-        raise ArgumentError(f"{where(who, arg)} must have shape ({n},) ({what}); got shape {arr.shape}.")
-    return arr
-
-
-def _check_kernel(who: str, arg: str, k, n: int) -> np.ndarray:
-    """An `(n, n)` matrix of finite numbers."""
-    try:
-        arr = np.asarray(k, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise bad_type(who, arg, f"a matrix of shape ({n}, {n})", k) from None
-    if arr.shape != (n, n):
-        raise ArgumentError(f"{where(who, arg)} must have shape ({n}, {n}) to match `weights`; got {arr.shape}.")
-    if not np.all(np.isfinite(arr)):
-        raise ArgumentError(f"{where(who, arg)} must hold finite numbers.")
-    return arr
 
 
 def kernel_field(game, pd, weights, K_D, K_G=None, *, constant: str = "lagrange", name: str | None = None) -> Field:
@@ -137,15 +114,15 @@ def kernel_field(game, pd, weights, K_D, K_G=None, *, constant: str = "lagrange"
     who = "kernel_field"
     game = _games.get(game)
     check_choice(who, "constant", constant, _CONSTANTS)
-    w = _check_points(who, "weights", weights, None, "one weight per point")
+    w = check_values(who, "weights", weights, sign="positive")
     n = w.shape[0]
-    pd_arr = _check_points(who, "pd", pd, n, "a data density at each point")
+    pd_arr = check_values(who, "pd", pd, sign="positive", size=n, what="a data density at each point")
     dtype = jnp.result_type(float)
     params = {"pd": jnp.asarray(pd_arr, dtype), "w": jnp.asarray(w, dtype),
-              "K_D": jnp.asarray(_check_kernel(who, "K_D", K_D, n), dtype),
+              "K_D": jnp.asarray(check_matrix(who, "K_D", K_D, n), dtype),
               "d0": jnp.asarray(game.rest_d(dtype), dtype)}
     if K_G is not None:
-        params["K_G"] = jnp.asarray(_check_kernel(who, "K_G", K_G, n), dtype)
+        params["K_G"] = jnp.asarray(check_matrix(who, "K_G", K_G, n), dtype)
     lo, hi = game.d_domain
     return Field(
         _KernelVelocity(game, constant, K_G is None),

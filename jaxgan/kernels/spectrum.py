@@ -6,8 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import bad_type
-from ..errors import ArgumentError, ArgumentTypeError
+from .._checks import check_matrix, check_values
+from ..errors import ArgumentError
 
 __all__ = ["KernelSpectrum", "spectrum"]
 
@@ -35,36 +35,6 @@ class KernelSpectrum(NamedTuple):
     weights: np.ndarray
 
 
-def _check_weights(weights, n: int, who: str, name: str = "weights") -> np.ndarray:
-    """`n` positive finite weights (quadrature weights or a density), as float64."""
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ArgumentTypeError(f"{who} argument `{name}` must be an array of {n} positive numbers; "
-                                f"got {weights!r}.") from None
-    if w.shape != (n,):
-        raise ArgumentError(f"{who} argument `{name}` must have shape ({n},) (one weight per point); "
-                            f"got shape {w.shape}.")
-    if not np.all(np.isfinite(w) & (w > 0)):
-        bad = w[~(np.isfinite(w) & (w > 0))]
-        raise ArgumentError(f"{who} argument `{name}` must be positive and finite (quadrature weights or a "
-                            f"density); got {bad[:3].tolist()}{'…' if bad.size > 3 else ''}.")
-    return w
-
-
-def _check_square(k, who: str, name: str) -> np.ndarray:
-    """A non-empty square matrix of finite numbers, as a host array."""
-    try:
-        arr = np.asarray(k)
-    except (TypeError, ValueError):
-        raise bad_type(who, name, "a square matrix", k) from None
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
-        raise ArgumentError(f"{who} argument `{name}` must be a square matrix (n, n); got shape {arr.shape}.")
-    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
-        raise ArgumentError(f"{who} argument `{name}` must hold finite numbers.")
-    return arr
-
-
 def spectrum(K, weights=None) -> KernelSpectrum:
     """Eigenvalues, eigenfunctions and effective rank of a kernel's integral operator.
 
@@ -87,7 +57,7 @@ def spectrum(K, weights=None) -> KernelSpectrum:
     are not positive or not of length n; `ArgumentTypeError` for a `K` or weights that are not arrays.
     """
     who = "spectrum"
-    k_in = _check_square(K, who, "K")
+    k_in = check_matrix(who, "K", K)
     n = k_in.shape[0]
     eps = float(np.finfo(k_in.dtype).eps) if np.issubdtype(k_in.dtype, np.floating) else float(np.finfo(np.float64).eps)
     k = k_in.astype(np.float64)
@@ -97,7 +67,8 @@ def spectrum(K, weights=None) -> KernelSpectrum:
         raise ArgumentError(f"spectrum argument `K` must be symmetric; max |K - Kᵀ| = {asym:.3g} "
                             f"(max |K| = {scale:.3g}). A cross-kernel K(x1, x2) has no spectrum.")
     k = 0.5 * (k + k.T)
-    w = np.ones(n) if weights is None else _check_weights(weights, n, who)
+    w = np.ones(n) if weights is None else check_values(who, "weights", weights, sign="positive", size=n,
+                                                        what="one quadrature weight or density value per point")
     sw = np.sqrt(w)
     lam, u = np.linalg.eigh(sw[:, None] * k * sw[None, :])
     lam, u = lam[::-1], u[:, ::-1]

@@ -81,7 +81,7 @@ class Net:
         return f"{self.activation}{extra}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=64)
 def built(net: Net, d_in: int, d_out: int):
     """`net.build(d_in, d_out)`, once per spec."""
     return net.build(d_in, d_out)

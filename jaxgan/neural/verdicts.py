@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._checks import bad_value, check_float
+from .._checks import check_float, check_fraction
 from .. import fates
 from ..fates import Fate
 
@@ -47,10 +47,8 @@ def tail_start(n: int, tail: float) -> int:
 
 
 def check_tail(fn: str, tail) -> float:
-    tail = check_float(fn, "tail", tail)
-    if tail > 1:
-        raise bad_value(fn, "tail", "a fraction in (0, 1]", tail)
-    return tail
+    """`tail`, the fraction of final checkpoints a verdict looks at, in (0, 1]."""
+    return check_fraction(fn, "tail", tail, zero_ok=False)
 
 
 def _d_scale(game) -> float:

@@ -204,7 +204,7 @@ def _fates_chunk(field, z0, arg, steps, tol, bound, cycle_rtol, cycle_turns, che
     return status.astype(jnp.int8), when.astype(jnp.int32), final, carry["track"].turns
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=64)  # bounded: one entry per (rule, plane, axes, mesh) in use
 def _kernel(rule: UpdateRule, plane, field_axis, arg_axis, mesh):
     """The compiled chunk kernel: `_fates_chunk` with its static settings, one per set of them.
 
