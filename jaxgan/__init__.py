@@ -36,7 +36,7 @@ from .dynamics import DomainExitWarning, Optimizer, Trajectory, UpdateRule, adap
 
 # layer 4: stability and Lyapunov functions
 from . import lyapunov, stability
-from .stability import (StabilityRegion, analyze, max_stable_lr, stability_conditions, stability_region,
+from .stability import (OutsideDomainWarning, StabilityRegion, analyze, max_stable_lr, stability_conditions, stability_region,
                         step_jacobian, step_spectral_radius)
 
 # layer 5: networks and kernels
@@ -57,7 +57,7 @@ __all__ = [
     "games", "Game",
     "fates", "fields", "Fate", "Field", "pointwise_field", "kernel_field",
     "dynamics", "UpdateRule", "Optimizer", "adaptive", "simulate", "Trajectory", "DomainExitWarning",
-    "stability", "lyapunov", "analyze", "stability_conditions", "max_stable_lr", "step_jacobian",
+    "stability", "lyapunov", "OutsideDomainWarning", "analyze", "stability_conditions", "max_stable_lr", "step_jacobian",
     "step_spectral_radius", "StabilityRegion", "stability_region",
     "nets", "kernels",
     "sweeps", "neural", "tables", "basins", "sweep", "BasinsResult", "SweepResult",

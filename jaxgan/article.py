@@ -16,11 +16,14 @@ and the quadratic GAN's spiral into its rest point.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
 import time
 from typing import NamedTuple, Sequence
 
@@ -234,6 +237,82 @@ def _move_into(tmp: str, out: str) -> None:
     os.rmdir(tmp)
 
 
+# ----------------------------------------------------------------------------- temporaries
+# A temporary file or folder is named `.NAME.tmp-HOST-PID-RANDOM[.ext]` next to its target NAME: HOST (a
+# hash of the host name) and PID say whose it is, so a later run can remove those of processes that died
+# (SIGKILL, a power cut) without touching those of a live process, here or on another host sharing the folder.
+
+_LEGACY_AGE_S = 86_400.0  # older versions: `.NAME.tmp-XXXXXXXX` (tempfile.mkdtemp), no owner; removed after a day
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temporary_path(target, suffix: str = "") -> str:
+    """A fresh path for a temporary next to `target`: `.NAME.tmp-HOST-PID-RANDOM` plus `suffix`.
+
+    **Arguments:** `target`: the final path (file or folder); `suffix`: appended (e.g. `".npz"`, for
+    writers that choose the format from the name).
+
+    **Returns:** the path (nothing is created); `remove_stale_temporaries(target)` recognises it.
+    """
+    target = os.path.abspath(os.fspath(target))
+    name = f".{os.path.basename(target)}.tmp-{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    return os.path.join(os.path.dirname(target), name)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # no cheap liveness test: treat every owner as alive (never remove)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temporaries(target) -> list[str]:
+    """Remove the temporaries of `target` (see `temporary_path`) whose process is dead.
+
+    Only those made on this host by a process that no longer exists, and legacy unowned ones older
+    than a day, are removed; a live process's temporaries (this one's included) are never touched.
+
+    **Returns:** the paths removed.
+    """
+    target = os.path.abspath(os.fspath(target))
+    parent, base = os.path.dirname(target), os.path.basename(target)
+    owned = re.compile(rf"\.{re.escape(base)}\.tmp-([0-9a-f]{{8}})-(\d+)-[0-9a-f]+(\.\w+)?")
+    legacy = re.compile(rf"\.{re.escape(base)}\.tmp-[A-Za-z0-9_]{{8}}")
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return []
+    host, removed = _host_tag(), []
+    for entry in entries:
+        path = os.path.join(parent, entry)
+        m = owned.fullmatch(entry)
+        if m:
+            stale = m.group(1) == host and int(m.group(2)) != os.getpid() and not _pid_alive(int(m.group(2)))
+        else:
+            try:
+                stale = bool(legacy.fullmatch(entry)) and time.time() - os.lstat(path).st_mtime > _LEGACY_AGE_S
+            except OSError:
+                stale = False
+        if stale:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+            removed.append(path)
+    return removed
+
+
 def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
               start=ARTICLE_START, with_extra: bool = True, dpi: int = 150,
               progress=False) -> Reproduction:
@@ -250,8 +329,10 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
       also list the trajectories' fates).
 
     Nothing in `out` is touched until everything has been written: files go to a temporary folder
-    next to `out` and are moved in at the end (replacing only files of the same names). A run that
-    fails leaves `out` as it was.
+    next to `out` (`.NAME.tmp-HOST-PID-RANDOM`) and are moved in at the end (replacing only files of the
+    same names). A run that fails or is interrupted (KeyboardInterrupt, or SIGTERM where the caller turns
+    it into an exception, as the `jaxgan` command does) leaves `out` as it was and removes its temporary
+    folder; one left by a process that was killed outright (SIGKILL) is removed by the next run.
 
     **Arguments:**
 
@@ -266,18 +347,25 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
 
     **Returns:** a `Reproduction` (folder, file names, the table's rows, the runs, seconds).
 
-    **Raises:** `ArgumentError` for bad arguments or an `out` that exists and is not a folder (before any
-    work); whatever a stage raises, after removing the temporary folder.
+    **Raises:** `ArgumentError` for bad arguments, or an `out` that exists and is not a folder or lies
+    under a file (before any work); `OSError` when `out` cannot be created or written into; whatever
+    a stage raises, after removing the temporary folder.
     """
     t0 = time.perf_counter()
     start = _check_args(pd, steps, lr, start, dpi)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
         raise ArgumentError(f"reproduce argument `out` must be a folder; {out!r} exists and is not one.")
+    above = os.path.dirname(out)
+    while not os.path.exists(above):
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise ArgumentError(f"reproduce argument `out` must be a folder; got {out!r}, under the file {above!r}.")
     report = reporter("reproduce", progress, "reproduce", 3)
-    parent = os.path.dirname(out) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    remove_stale_temporaries(out)
+    tmp = temporary_path(out)
+    os.mkdir(tmp, 0o700)
     try:
         runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
         report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")

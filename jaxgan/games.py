@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_float
 from .errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["Game", "get", "names", "register", "solve_d0"]
@@ -79,6 +80,8 @@ class Game:
         if not isinstance(self.name, str) or not self.name:
             raise ArgumentTypeError(f"Game argument `name` must be a non-empty string; got {self.name!r}.")
         try:
+            if any(isinstance(v, (bool, np.bool_)) for v in self.d_domain):
+                raise TypeError("a bool is not a bound")
             lo, hi = (float(v) for v in self.d_domain)
         except (TypeError, ValueError):
             raise ArgumentError(
@@ -91,7 +94,7 @@ class Game:
             )
         object.__setattr__(self, "d_domain", (lo, hi))
         if self.d0 is not None:
-            d0 = float(self.d0)
+            d0 = check_float("Game", "d0", self.d0, sign="any")
             if not (lo < d0 < hi):
                 raise ArgumentError(
                     f"Game argument `d0` must lie inside d_domain {self.d_domain}; got {d0} "
@@ -261,19 +264,26 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str | Game) -> Game:
+def get(name: str | Game, fn: str | None = None, arg: str = "game") -> Game:
     """A preset game by name (the same object every call), or a `Game` passed through.
 
-    **Raises:** `ValueError` listing the valid names for an unknown name.
+    **Arguments:** `name`: a preset name (see `names()`; case, `-`/`_` and a few aliases are
+    forgiven) or a `Game`; `fn`, `arg`: the public function and argument the name was given to,
+    for the messages.
+
+    **Raises:** `ArgumentError` listing the valid names for an unknown name; `ArgumentTypeError`
+    for anything but a string or a `Game`.
     """
     if isinstance(name, Game):
         return name
+    subject = f"{fn} argument `{arg}`" if fn else f"`{arg}`"
     if not isinstance(name, str):
-        raise ArgumentTypeError(f"game must be a preset name (str) or a Game; got {type(name).__name__}.")
+        raise ArgumentTypeError(f"{subject} must be a preset name (str) or a jaxgan Game; got {type(name).__name__}.")
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
-        raise ArgumentError(f"unknown game {name!r}; valid names: {', '.join(names())}.")
+        prefix = f"{subject}: " if fn else ""
+        raise ArgumentError(f"{prefix}unknown game {name!r}; valid names: {', '.join(names())}.")
     return _REGISTRY[key]()
 
 

@@ -16,17 +16,17 @@ than `z*` stays in the set `{dV/dt = 0}` (LaSalle's invariance principle).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_callable, check_instance, check_int
+from ._checks import check_callable, check_float, check_instance, check_int, check_matrix, check_values
 from .errors import ArgumentError, ArgumentTypeError
 from .fields import Field
 from .stability import field_jacobian, point_or_rest
+from .stability.continuous import check_linearisation
 
 __all__ = ["LyapunovCheck", "check", "QuadraticLyapunov", "quadratic", "solve_lyapunov", "distance_squared"]
 
@@ -47,15 +47,12 @@ def solve_lyapunov(a, q) -> jax.Array:
 
     **Returns:** `P`: `Float[Array, "n n"]` (symmetrised when `Q` is symmetric).
 
-    **Raises:** `ArgumentError` for non-square or mismatched shapes, or a singular system (some
-    `λᵢ + λⱼ = 0`, e.g. a centre).
+    **Raises:** `ArgumentError` for non-square or mismatched shapes, non-finite entries, or a
+    singular system (some `λᵢ + λⱼ = 0`, e.g. a centre).
     """
-    a = jnp.asarray(a, dtype=jnp.result_type(float))
-    q = jnp.asarray(q, dtype=a.dtype)
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ArgumentError(f"solve_lyapunov argument `a` must be a square matrix; got shape {a.shape}.")
-    if q.shape != a.shape:
-        raise ArgumentError(f"solve_lyapunov argument `q` must have the shape of `a` {a.shape}; got {q.shape}.")
+    # Host checks first: a NaN in `a` would otherwise reach the user as numpy's LinAlgError.
+    a = jnp.asarray(check_matrix("solve_lyapunov", "a", a), dtype=jnp.result_type(float))
+    q = jnp.asarray(check_matrix("solve_lyapunov", "q", q, a.shape[0]), dtype=a.dtype)
     n = a.shape[0]
     eye = jnp.eye(n, dtype=a.dtype)
     k = jnp.kron(a.T, eye) + jnp.kron(eye, a.T)
@@ -108,7 +105,8 @@ def quadratic(field: Field, z=None, *, q=None) -> QuadraticLyapunov:
 
     **Returns:** a `QuadraticLyapunov`.
 
-    **Raises:** `ArgumentError` if the linearisation is not Hurwitz (some eigenvalue has real part
+    **Raises:** `ArgumentError` if the field or its Jacobian is not finite at the point (the
+    message says where and the likely cause), if the linearisation is not Hurwitz (some eigenvalue has real part
     `≥ 0`: no quadratic certificate exists — for a centre, `AᵀP + PA = 0` is solved by many `P`
     and none gives a strict decrease), or `q` is not symmetric positive definite.
     """
@@ -119,13 +117,12 @@ def quadratic(field: Field, z=None, *, q=None) -> QuadraticLyapunov:
     if q is None:
         q = jnp.eye(n, dtype=dtype)
     else:
-        qn = np.asarray(q, dtype=np.float64)
-        if qn.shape != (n, n):
-            raise ArgumentError(f"quadratic argument `q` must have shape ({n}, {n}); got {qn.shape}.")
+        qn = np.asarray(check_matrix("quadratic", "q", q, n, dtype=dtype), dtype=np.float64)
         if not np.allclose(qn, qn.T) or np.min(np.linalg.eigvalsh(0.5 * (qn + qn.T))) <= 0:
             raise ArgumentError("quadratic argument `q` must be symmetric positive definite.")
         q = jnp.asarray(qn, dtype)
     a = field_jacobian(field, center)
+    check_linearisation("quadratic", field, center, a)
     ev = np.linalg.eigvals(np.asarray(a, dtype=np.float64))
     if np.any(ev.real >= 0):
         raise ArgumentError(
@@ -217,14 +214,8 @@ class LyapunovCheck:
 
 
 def _bounds(field: Field, lower, upper):
-    lo = np.asarray(lower, dtype=np.float64)
-    hi = np.asarray(upper, dtype=np.float64)
-    for name, arr in (("lower", lo), ("upper", hi)):
-        if arr.shape != (field.dim,):
-            raise ArgumentError(f"check argument `{name}` must have shape ({field.dim},) for field {field.name!r}; "
-                             f"got {arr.shape}.")
-        if not np.all(np.isfinite(arr)):
-            raise ArgumentError(f"check argument `{name}` must be finite; got {arr.tolist()}.")
+    lo = check_values("check", "lower", lower, size=field.dim)
+    hi = check_values("check", "upper", upper, size=field.dim)
     if np.any(hi <= lo):
         raise ArgumentError(f"check arguments `lower` < `upper` required; got {lo.tolist()} and {hi.tolist()}.")
     return lo, hi
@@ -271,10 +262,13 @@ def check(field: Field, V: Callable, lower, upper, *, n: int = 101, exclude_radi
                          f"shape ({field.dim},).")
     if rtol is None:
         rtol = 100 * float(jnp.finfo(dtype).eps)
+    else:
+        rtol = check_float("check", "rtol", rtol, sign="non-negative", dtype=np.float64)
     if exclude_radius is None:
         exclude_radius = 1e-3 * float(np.linalg.norm(hi - lo))
-    if not (math.isfinite(exclude_radius) and exclude_radius >= 0):
-        raise ArgumentError(f"check argument `exclude_radius` must be ≥ 0 and finite; got {exclude_radius!r}.")
+    else:  # a bool is not a radius; the distances are computed on the host in float64
+        exclude_radius = check_float("check", "exclude_radius", exclude_radius, sign="non-negative",
+                                     dtype=np.float64)
     center = None
     if z is not None or field.rest_point is not None:
         center = np.asarray(_center(field, z, "check"), dtype=np.float64)

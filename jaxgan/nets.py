@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import bad_type, bad_value, check_bool, check_float, check_fraction, check_int
+from ._checks import bad_type, bad_value, check_bool, check_float, check_fraction, check_int, check_memory
 from .errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["MLPSpec", "MLPApply", "mlp", "spec_of", "dropout_masks", "ACTIVATIONS"]
@@ -151,7 +151,8 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
         exactly the batch statistics, so eval mode then reproduces train mode on that batch).
 
     **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument for bad sizes, an unknown
-    activation, BatchNorm or dropout without a hidden layer, or values out of range; `apply`
+    activation, BatchNorm or dropout without a hidden layer, or values out of range; `init`
+    raises `ArgumentError` (with the estimate) for parameters larger than the machine's memory; `apply`
     raises `ArgumentError` for an input of the wrong rank or feature size, a missing dropout key
     or mask, or a mask of the wrong shape.
 
@@ -180,7 +181,13 @@ def mlp(sizes, activation: str = "relu", batchnorm: bool = False, dropout: float
     spec = MLPSpec(sizes, activation, batchnorm, dropout, negative_slope, bn_eps, bn_momentum)
 
     def init(key):
-        return _init(spec, _check_key(key, "init"))
+        key = _check_key(key, "init")
+        # Refused before anything is allocated: a network too large for memory would abort XLA.
+        n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) + (4 * sum(sizes[1:-1]) if batchnorm else 0)
+        itemsize = np.dtype(jnp.result_type(float)).itemsize
+        check_memory("mlp init", f"the parameters of the MLP {tuple(sizes)} ({n} numbers)", 2.0 * n * itemsize,
+                     "use narrower or fewer layers")
+        return _init(spec, key)
 
     init.__doc__ = f"Initial parameters of the MLP {spec.sizes} ({spec.activation}); `init(key) -> params`."
     return init, MLPApply(spec)

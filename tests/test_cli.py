@@ -217,3 +217,233 @@ def test_reproduce_passes_a_progress_callable_or_false(capsys, monkeypatch, tmp_
     assert out.splitlines() == [f"  {tmp_path / 'r' / 'eigenvalues.png'}", f"wrote 1 files to {tmp_path / 'r'} in 1.5 s"]
     code, out, err = run_cli(["reproduce", "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 0 and err == "" and got[-1] is False
+
+
+# ----------------------------------------------------------------------------- paths and flags, before computing
+
+
+@pytest.fixture
+def no_computing(monkeypatch):
+    """Every long library call a command makes, replaced by one that fails the test: an error that
+    the command reports while these are in place was found before the computation started."""
+    def computed(*a, **k):
+        raise AssertionError("the computation started before the bad input was refused")
+
+    for owner, name in ((jaxgan.sweeps, "basins"), (jaxgan.sweeps, "sweep"), (jaxgan.plotting, "phase_portrait"),
+                        (jaxgan.article, "reproduce"), (jaxgan.kernels, "kernel_study"),
+                        (jaxgan.tables, "convergence_table"), (jaxgan.neural, "batchnorm_experiment")):
+        monkeypatch.setattr(owner, name, computed)
+
+
+def _unwritable_folder(tmp_path) -> str:
+    """A folder this process cannot create files in: a read-only one, or (as root, who may write
+    anywhere permissions say no) /sys; skips when neither refuses."""
+    import tempfile
+
+    ro = tmp_path / "read_only"
+    ro.mkdir()
+    ro.chmod(0o555)
+    for folder in (str(ro), "/sys"):
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder)
+        except OSError:
+            return folder
+        os.close(fd)
+        os.remove(probe)
+    pytest.skip("no folder here refuses writes")
+
+
+SWEEP = ["--steps", "10", "--quiet"]
+BASINS = ["basins", "minimax", "--d", "0.1", "0.9", "4", "--pg", "0.1", "1", "4"] + SWEEP
+SWEEP_LR = ["sweep", "minimax", "--vary", "lr", "0.01", "0.1", "3"] + SWEEP
+TABLE = ["table", "convergence", "--steps", "8", "--game", "dirac_gan", "--regulariser", "none", "--method", "euler",
+         "--quiet"]
+
+
+@pytest.mark.parametrize("argv, expect", [
+    # an output file in a missing folder, or in a "folder" that is a file
+    (["portrait", "minimax", "--out", "{tmp}/a_file/p.png"], "--out '{tmp}/a_file/p.png': '{tmp}/a_file' is a file"),
+    (BASINS + ["--out", "{tmp}/missing/x.npz"], "--out '{tmp}/missing/x.npz': folder '{tmp}/missing' does not exist"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--png", "{tmp}/missing/x.png"], "--png '{tmp}/missing/x.png': folder"),
+    (TABLE + ["--json", "{tmp}/missing/t.json"], "--json '{tmp}/missing/t.json': folder '{tmp}/missing' does not"),
+    # a folder where a file is expected
+    (["portrait", "minimax", "--out", "{tmp}/a_dir.png"], "--out '{tmp}/a_dir.png' is a folder; give a file name"),
+    (BASINS + ["--out", "{tmp}/a_dir"], "--out '{tmp}/a_dir.npz' is a folder"),
+    (SWEEP_LR + ["--out", "{tmp}/s.npz", "--png", "{tmp}/a_dir.png"], "--png '{tmp}/a_dir.png' is a folder"),
+    (TABLE + ["--json", "{tmp}/a_dir"], "--json '{tmp}/a_dir' is a folder"),
+    # a file where a folder is expected (itself, or a folder above it)
+    (["reproduce", "--out", "{tmp}/a_file/figs"], "--out '{tmp}/a_file/figs': '{tmp}/a_file' is a file, not a folder"),
+    (["kernel", "--width", "4", "--n", "6", "--out", "{tmp}/a_file"], "--out '{tmp}/a_file' exists and is not a folder"),
+    (["experiment", "batchnorm", "--quick", "--out", "{tmp}/a_file"], "--out '{tmp}/a_file' exists and is not a"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--resume", "{tmp}/a_file"], "--resume '{tmp}/a_file' exists and is not a"),
+    (SWEEP_LR + ["--out", "{tmp}/x.npz", "--resume", "{tmp}/a_file/chunks"], "--resume '{tmp}/a_file/chunks': '"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--resume", "{tmp}/x.npz"], "--resume '{tmp}/x.npz' is also an output file"),
+    # a figure type matplotlib cannot write (was found after the whole computation)
+    (BASINS + ["--out", "{tmp}/x.npz", "--png", "{tmp}/x.xyz"], "--png '{tmp}/x.xyz': unknown image type 'xyz'"),
+    (SWEEP_LR + ["--out", "{tmp}/x.npz", "--png", "{tmp}/x"], "--png '{tmp}/x': unknown image type '(none)'"),
+    # values the library refuses, named by their flag
+    (["stability", "minimax", "--pd", "1e-300"], "error: --pd must be"),
+    (["portrait", "minimax", "--pd", "1e300", "--out", "{tmp}/p.png"], "error: --pd must be"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--optax", "adam", "--hyper", "learning_rate=abc"], "--hyper 'learning_rate=abc'"),
+    (SWEEP_LR + ["--out", "{tmp}/x.npz", "--n-starts", "3000000000"], "--n-starts must be at most"),
+    (["kernel", "--game", "nope"], "error: --game: unknown game 'nope'"),
+    (["experiment", "batchnorm", "--quick", "--game", "nope"], "error: --game: unknown game 'nope'"),
+    (["portrait", "minimax", "--start", "nan", "0.5", "--out", "{tmp}/p.png"], "--start: expected a finite number"),
+    (TABLE + ["--start", "1", "inf"], "--start: expected a finite number"),
+])
+def test_user_errors_are_one_line_before_computing(capsys, tmp_path, no_computing, argv, expect):
+    (tmp_path / "a_file").write_text("user data")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_dir.png").mkdir()
+    (tmp_path / "a_dir.npz").mkdir()
+    before = sorted(os.listdir(tmp_path))
+    code, out, err = run_cli([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert (code, out) == (2, ""), err
+    assert expect.format(tmp=tmp_path) in err and len(err.splitlines()) == 1, err
+    assert "argument `" not in err and "jax.config" not in err  # the flag, not the library's argument name
+    assert sorted(os.listdir(tmp_path)) == before and (tmp_path / "a_file").read_text() == "user data"
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["portrait", "minimax", "--out", "{ro}/p.png"], "--out '{ro}/p.png': cannot write in folder '{ro}'"),
+    (BASINS + ["--out", "{ro}/x.npz"], "--out '{ro}/x.npz': cannot write in folder '{ro}'"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--resume", "{ro}/chunks"], "--resume '{ro}/chunks': cannot write in folder"),
+    (["reproduce", "--out", "{ro}/figs"], "--out '{ro}/figs': cannot write in folder '{ro}'"),
+    (["kernel", "--out", "{ro}/k"], "--out '{ro}/k': cannot write in folder '{ro}'"),
+    (TABLE + ["--json", "{ro}/t.json"], "--json '{ro}/t.json': cannot write in folder '{ro}'"),
+])
+def test_unwritable_locations_are_refused_before_computing(capsys, tmp_path, no_computing, argv, expect):
+    ro = _unwritable_folder(tmp_path)
+    code, out, err = run_cli([a.format(tmp=tmp_path, ro=ro) for a in argv], capsys)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert expect.format(tmp=tmp_path, ro=ro) in err
+
+
+@pytest.mark.parametrize("argv, expect", [
+    # checked by the library inside the long call, before it computes: the message names the flag
+    (["reproduce", "--out", "{tmp}/r", "--dpi", "5"], "error: --dpi must be an integer in [30, 1200]; got 5."),
+    (["kernel", "--width", "4", "--n", "6", "--seed", "-1"], "error: --seed must be an integer ≥ 0; got -1."),
+    (["portrait", "minimax", "--start", "0.5", "0.5", "--steps", "3000000000", "--out", "{tmp}/p.png"],
+     "error: --steps must be"),
+    (TABLE + ["--lr", "1e300"], "error: --lr must be"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--lr", "1e300"], "error: --lr must be"),
+    (SWEEP_LR[:2] + ["--vary", "nope", "0", "1", "3", "--out", "{tmp}/x.npz"], "error: --vary names an unknown"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--resume", "{tmp}/chunks", "--tol", "1e300"], "error: --tol must be"),
+    (BASINS + ["--out", "{tmp}/x.npz", "--optax", "adam", "--hyper", "learning_rate=1e300"],
+     "error: --hyper learning_rate must be"),
+])
+def test_library_errors_name_the_flag(capsys, tmp_path, argv, expect):
+    code, out, err = run_cli([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert (code, out) == (2, ""), err
+    assert expect in err and len(err.splitlines()) == 1, err
+    assert "argument `" not in err and "jax.config" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_float64_advice_is_for_the_command_line():
+    from jaxgan._checks import X64_HINT
+    from jaxgan.cli._common import flag_message
+
+    msg = f"pointwise_field argument `pd` must be representable in float32; got 1e-300; {X64_HINT}."
+    assert flag_message(msg, {"pd": "--pd"}) == ("--pd must be representable in float32; got 1e-300; run with "
+                                                 "JAX_ENABLE_X64=1 in the environment to work in float64.")
+    assert flag_message("`--d-range` must be two finite numbers; got [1, 0].", {}) == \
+        "--d-range must be two finite numbers; got [1, 0]."
+    # Only the names mapped are replaced.
+    assert flag_message("analyze argument `z` must be inside; `pd` too", {"pd": "--pd"}) == \
+        "analyze argument `z` must be inside; --pd too"
+
+
+# ----------------------------------------------------------------------------- a failed run loses nothing
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("drawing failed"), KeyboardInterrupt()])
+def test_failed_basins_keeps_the_users_files(capsys, tmp_path, monkeypatch, failure):
+    # The result is computed and saved, then drawing the figure fails (a bug, or Ctrl-C): the files
+    # the user had under those names are left as they were, and no temporary is left behind.
+    (tmp_path / "x.npz").write_bytes(b"the user's result")
+    (tmp_path / "x.png").write_bytes(b"the user's figure")
+    drawn = []
+
+    def draw(res):
+        drawn.append(res)
+        raise failure
+
+    monkeypatch.setattr(jaxgan.plotting, "basins", draw)
+    argv = BASINS + ["--out", str(tmp_path / "x.npz")]
+    if isinstance(failure, KeyboardInterrupt):
+        code, out, err = run_cli(argv, capsys)
+        assert (code, out, err) == (130, "", "jaxgan basins: interrupted\n")
+    else:
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            cli.main(argv)
+    assert len(drawn) == 1  # it did fail after the computation
+    assert (tmp_path / "x.npz").read_bytes() == b"the user's result"
+    assert (tmp_path / "x.png").read_bytes() == b"the user's figure"
+    assert sorted(os.listdir(tmp_path)) == ["x.npz", "x.png"]
+
+
+def test_staged_files_move_in_together_or_not_at_all(tmp_path):
+    from jaxgan.cli._files import Staged
+
+    (tmp_path / "a.txt").write_text("old a")
+    with pytest.raises(RuntimeError):
+        with Staged() as st:
+            st.folder(str(tmp_path / "new" / "sub"))
+            for name in ("a.txt", "new/sub/b.txt"):
+                with open(st.file(str(tmp_path / name)), "w") as fh:
+                    fh.write("new")
+            raise RuntimeError("the last step failed")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"] and (tmp_path / "a.txt").read_text() == "old a"
+    with Staged() as st:
+        st.folder(str(tmp_path / "new"))
+        for name in ("a.txt", "new/b.txt"):
+            with open(st.file(str(tmp_path / name)), "w") as fh:
+                fh.write("new " + name)
+    assert (tmp_path / "a.txt").read_text() == "new a.txt" and (tmp_path / "new" / "b.txt").read_text() == "new new/b.txt"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "new"]
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
+    # A process killed outright (SIGKILL) while writing x.npz leaves its temporary; the next run that
+    # writes x.npz removes it, but never one of a live process.
+    from jaxgan.article import temporary_path
+    from jaxgan.cli._files import Staged
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = str(tmp_path / "x.npz")
+    stale = temporary_path(target, ".npz").replace(f"-{os.getpid()}-", f"-{dead.pid}-")
+    live = temporary_path(target, ".npz").replace(f"-{os.getpid()}-", "-1-")  # pid 1 never dies
+    for p in (stale, live):
+        open(p, "w").close()
+    with Staged() as st:
+        with open(st.file(target), "w") as fh:
+            fh.write("new")
+    assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(live), "x.npz"])
+
+
+def test_sigterm_ends_the_command_cleanly(capsys, tmp_path, monkeypatch):
+    # SIGTERM during the computation: cleanups run (exit 143, one line), the user's file is kept, and
+    # the handler that was there before is back afterwards.
+    import signal
+
+    (tmp_path / "x.npz").write_bytes(b"the user's result")
+
+    def killed(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    def unhandled(signum, frame):  # the test's own: reached only if the command installed none
+        raise AssertionError("the command did not handle SIGTERM")
+
+    monkeypatch.setattr(jaxgan.sweeps, "basins", killed)
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        code, out, err = run_cli(BASINS + ["--out", str(tmp_path / "x.npz")], capsys)
+        after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert (code, out, err) == (143, "", "jaxgan basins: terminated (SIGTERM)\n")
+    assert after is unhandled
+    assert os.listdir(tmp_path) == ["x.npz"] and (tmp_path / "x.npz").read_bytes() == b"the user's result"

@@ -46,7 +46,7 @@ def test_solve_lyapunov_float64(x64):
 def test_solve_lyapunov_errors():
     with pytest.raises(ValueError, match=r"`a` must be a square matrix"):
         L.solve_lyapunov(np.ones((2, 3)), np.eye(2))
-    with pytest.raises(ValueError, match=r"`q` must have the shape of `a`"):
+    with pytest.raises(ValueError, match=r"`q` must be a matrix of shape \(2, 2\)"):
         L.solve_lyapunov(-np.eye(2), np.eye(3))
     with pytest.raises(ValueError, match=r"no unique solution"):  # a centre: λ₁ + λ₂ = i - i = 0
         L.solve_lyapunov([[0.0, -1.0], [1.0, 0.0]], np.eye(2))
@@ -70,7 +70,7 @@ def test_quadratic_errors():
         L.quadratic(F.dirac_gan())  # a centre: no strict quadratic certificate
     with pytest.raises(ValueError, match=r"`q` must be symmetric positive definite"):
         L.quadratic(F.r1(F.dirac_gan(), 0.5), q=[[1.0, 2.0], [0.0, 1.0]])
-    with pytest.raises(ValueError, match=r"`q` must have shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"`q` must be a matrix of shape \(2, 2\)"):
         L.quadratic(F.r1(F.dirac_gan(), 0.5), q=np.eye(3))
     with pytest.raises(ValueError, match=r"no known rest point"):
         L.quadratic(jaxgan.Field(lambda p, z: -z, labels=("a", "b")))

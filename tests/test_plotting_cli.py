@@ -320,4 +320,116 @@ def test_reproduce_bad_arguments(tmp_path):
         article.reproduce(tmp_path / "d", steps=0)
     with pytest.raises(ValueError, match="`start`"):
         article.reproduce(tmp_path / "d", start=(0.75,))
+    with pytest.raises(ArgumentError, match="`out` must be a folder; .* under the file"):
+        article.reproduce(tmp_path / "f" / "sub" / "figs")
     assert os.listdir(tmp_path) == ["f"]
+
+
+# ----------------------------------------------------------------------------- reproduce, interrupted
+
+# `jaxgan reproduce` in a child process that pauses once its temporary folder exists (inside the
+# article's runs), so the test can interrupt it there.
+_CHILD = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts children with SIGINT ignored
+import matplotlib
+matplotlib.use("Agg")
+from jaxgan import article, cli
+
+def paused(*a, **k):
+    time.sleep(300)
+
+article.article_runs = paused
+sys.exit(cli.main(["reproduce", "--out", sys.argv[1], "--steps", "100", "--quiet"]))
+"""
+
+
+def _temporaries(folder, name="figs") -> list:
+    return sorted(p for p in os.listdir(folder) if p.startswith(f".{name}.tmp-"))
+
+
+def _start_paused_reproduce(folder):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", _CHILD, str(folder / "figs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+
+def _wait_for_temporary(proc, folder, timeout=240.0):
+    import time
+
+    t0 = time.monotonic()
+    while not _temporaries(folder):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < timeout, "the child never made its temporary folder"
+        time.sleep(0.05)
+
+
+def test_interrupted_reproduce_leaves_no_temporary_folder(tmp_path):
+    # Real processes, really interrupted (Ctrl-C, SIGTERM) while their temporary folder exists: each
+    # ends with one line and exit 130 / 143, leaves no `.figs.tmp-*` and does not create `figs`.
+    # A third is killed outright (SIGKILL): its folder stays, and the next run removes it.
+    import signal
+
+    folders = {sig: tmp_path / sig.name for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)}
+    procs = {}
+    for sig, folder in folders.items():
+        folder.mkdir()
+        procs[sig] = _start_paused_reproduce(folder)
+    try:
+        for sig, proc in procs.items():
+            _wait_for_temporary(proc, folders[sig])
+            proc.send_signal(sig)
+        results = {sig: (proc.wait(timeout=120), proc.communicate()[1]) for sig, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    assert results[signal.SIGINT] == (130, "jaxgan reproduce: interrupted\n")
+    assert results[signal.SIGTERM] == (143, "jaxgan reproduce: terminated (SIGTERM)\n")
+    assert os.listdir(folders[signal.SIGINT]) == [] and os.listdir(folders[signal.SIGTERM]) == []
+    killed = folders[signal.SIGKILL]
+    assert results[signal.SIGKILL][0] == -signal.SIGKILL and len(_temporaries(killed)) == 1
+    stale = _temporaries(killed)[0]
+    assert stale.split("-")[-2] == str(procs[signal.SIGKILL].pid)  # named by its (dead) owner
+    _next_run_fails_early(killed / "figs")
+    assert os.listdir(killed) == []
+
+
+def _next_run_fails_early(out):
+    """`article.reproduce(out)` stopped by an error in its first stage (after it set up its folder)."""
+    import unittest.mock
+
+    with unittest.mock.patch.object(article, "article_runs", side_effect=RuntimeError("stopped early")):
+        with pytest.raises(RuntimeError, match="stopped early"):
+            article.reproduce(out, steps=100)
+
+
+def test_stale_temporaries_are_removed_only_when_their_owner_is_gone(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "figs"
+    mine = os.path.basename(article.temporary_path(out))
+    _, host, pid, rand = mine.rsplit("-", 3)
+    names = {
+        "dead": mine.replace(f"-{pid}-", f"-{dead.pid}-"),
+        "live": mine.replace(f"-{pid}-", "-1-"),                    # pid 1 never dies
+        "other host": mine.replace(f"-{host}-", "-0123abcd-").replace(f"-{pid}-", f"-{dead.pid}-"),
+        "legacy, old": ".figs.tmp-ab_cd123",                       # tempfile.mkdtemp's, before owners
+        "legacy, recent": ".figs.tmp-zz_yy987",
+        "user": ".figs.tmp-notes",
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "portrait_minimax.png").write_bytes(b"png")
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(tmp_path / names["legacy, old"], (two_days_ago, two_days_ago))
+    _next_run_fails_early(out)
+    kept = {k for k, v in names.items() if (tmp_path / v).exists()}
+    assert kept == {"live", "other host", "legacy, recent", "user"}
+    assert not out.exists() and len(os.listdir(tmp_path)) == 4

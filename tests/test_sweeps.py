@@ -450,9 +450,9 @@ def test_resume_folder_refuses_foreign_or_corrupt_and_overwrites_nothing(tmp_pat
     assert sweeps.trace_count() == n0 and kept.settings["chunk"] == 64
     np.testing.assert_array_equal(kept.final, first.final)
     # different settings into the same folder: refused
-    with pytest.raises(StoreError, match="different sweep"):
+    with pytest.raises(StoreError, match="different sweep; what differs .*method.lr: 0.01 vs 0.02"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "lr": 2e-2})
-    with pytest.raises(StoreError, match="differs in: chunk"):
+    with pytest.raises(StoreError, match="chunk: 64 vs 128"):
         sweeps.basins(MINIMAX, D16, PG16, out=out, **{**kw, "chunk": 128})
     # a corrupt chunk: refused, and left as it was
     bad = out / "chunk_000002.npz"
@@ -546,7 +546,7 @@ def test_bad_input_fields_and_sweeps():
         sweeps.basins("minimax", D16, PG16, steps=8, lr=0.1)
     ring = [[0.01, 0.0]]
     for grid, match in [({}, "non-empty mapping"), ({"lr": []}, "1-D sequence of at least 1"),
-                        ({"lr": [0.1, -0.2]}, "finite positive numbers"), ({"pd": [0.0, 0.2]}, "positive numbers"),
+                        ({"lr": [0.1, -0.2]}, "finite positive numbers"), ({"pd": [0.0, 0.2]}, r"grid\[.pd.\]` must be positive"),
                         ({"beta": [1.0]}, "unknown parameter 'beta'"), ({"lr": [0.1, math.nan]}, "finite")]:
         with pytest.raises((ArgumentError, ArgumentTypeError), match=match):
             sweeps.sweep(MINIMAX, grid, steps=8, offsets=ring)

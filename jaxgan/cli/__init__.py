@@ -5,18 +5,25 @@ Each subcommand is a `Command(add, run, help)`: `add(parser)` declares its argum
 
 Errors: bad input — a `jaxgan.errors.JaxganError`, raised by the library or by the command
 line itself (`CLIError`) — ends in one line `jaxgan COMMAND: error: ...` on stderr and exit
-code 2; argparse's own errors are one line and exit 2 too. Anything else is a bug and keeps its
-traceback.
+code 2, found before the computation starts where it can be (paths included: `_files`); the
+message names the flag the value came from. argparse's own errors are one line and exit 2 too.
+Anything else is a bug and keeps its traceback.
+
+Interrupts: Ctrl-C (SIGINT) and SIGTERM end the command with one line and exit code 130 / 143,
+after removing its temporary files and folders; the files the user had are left as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from ..errors import JaxganError
 from . import core, experiment, kernel, sweeps, tables
-from ._common import CLIError, Command, Parser
+from ._common import CLIError, Command, Parser, flag_message
 
 __all__ = ["main", "build_parser", "CLIError"]
 
@@ -27,7 +34,10 @@ COMMANDS: dict[str, Command] = {**core.COMMANDS, **sweeps.COMMANDS, **kernel.COM
 
 def build_parser() -> argparse.ArgumentParser:
     """The `jaxgan` parser, one subparser per command."""
-    parser = Parser(prog="jaxgan", description="GAN training dynamics as vector fields.")
+    parser = Parser(prog="jaxgan", description="GAN training dynamics as vector fields.",
+                    epilog="Exit codes: 0 done; 2 bad input (one line on stderr, found before computing); "
+                           "130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A failed or interrupted run "
+                           "leaves the files you had as they were.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name, cmd in COMMANDS.items():
@@ -43,18 +53,49 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every cleanup (`finally`, `except BaseException`) runs;
+    a `KeyboardInterrupt`, so code that handles Ctrl-C handles it too."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Inside: SIGTERM raises `Terminated` instead of killing the process on the spot (which would leave
+    temporary files behind). Only in the main thread (the only one Python delivers signals to)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def main(argv=None) -> int:
     """Run `jaxgan ARGV` (default: the process's arguments); returns the exit code.
+
+    Exit codes: 0 done; 2 bad input (one line on stderr); 130 interrupted (Ctrl-C), 143 terminated
+    (SIGTERM), each after the command removed its temporaries.
 
     **Raises:** `SystemExit(2)` for arguments argparse rejects; any exception that is not a
     `JaxganError` (a bug), with its traceback.
     """
     args = build_parser().parse_args(argv)
     try:
-        return int(COMMANDS[args.command].run(args) or 0)
+        with _sigterm_raises():
+            return int(COMMANDS[args.command].run(args) or 0)
     except BrokenPipeError:  # the reader left; not an error of ours
         _silence_stdout()
         return 0
     except JaxganError as exc:
-        sys.stderr.write(f"jaxgan {args.command}: error: {exc}\n")
+        sys.stderr.write(f"jaxgan {args.command}: error: {flag_message(str(exc), {})}\n")
         return 2
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        sys.stderr.write(f"jaxgan {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}\n")
+        return 143 if terminated else 130

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import re
 import sys
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, Mapping, NamedTuple
 
+from .._checks import X64_HINT
 from ..errors import JaxganError
 
 __all__ = ["CLIError", "Command"]
@@ -44,6 +47,16 @@ def positive_float(text: str) -> float:
     return val
 
 
+def finite_float(text: str) -> float:
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(val):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return val
+
+
 def positive_int(text: str) -> int:
     try:
         val = int(text)
@@ -66,6 +79,48 @@ def progress_printer(args) -> Callable | bool:
     return lambda event: print(f"  {event}", file=sys.stderr, flush=True)
 
 
+# ----------------------------------------------------------------------------- flags in library errors
+
+# The subject of a library message: "`fn` argument `name`" or a bare "`name`" (`_checks.where`).
+_SUBJECT = re.compile(r"(?:[A-Za-z_][\w.]* argument )?`([A-Za-z_]\w*)`")
+# A flag the command line checked with `_checks` (`check_interval(None, "--d-range", ...)`): "`--d-range`".
+_FLAG = re.compile(r"`(--[^`]+)`")
+
+
+#: How a command-line user enables float64 (the library's hint speaks of `jax.config`).
+X64_ENV_HINT = "run with JAX_ENABLE_X64=1 in the environment to work in float64"
+
+
+def flag_message(message: str, flags: Mapping[str, str], x64_hint: str = X64_ENV_HINT) -> str:
+    """`message` with each library argument named in `flags` replaced by its flag: "pointwise_field
+    argument `pd` must be ..." becomes "--pd must be ..."; other names are left as they are. The
+    library's advice to enable float64 in a program becomes `x64_hint`."""
+    message = _FLAG.sub(r"\1", message.replace(X64_HINT, x64_hint))
+    return _SUBJECT.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
+@contextlib.contextmanager
+def naming_flags(flags: Mapping[str, str], x64_hint: str = X64_ENV_HINT) -> Iterator[None]:
+    """Inside: a `JaxganError` from the library becomes a `CLIError` whose message names the flags
+    (`flags`: library argument name -> the flag its value came from, e.g. `{"out": "--resume"}`)."""
+    try:
+        yield
+    except CLIError:
+        raise
+    except JaxganError as exc:
+        raise CLIError(flag_message(str(exc), flags, x64_hint)) from None
+
+
+def get_game(flag: str | None, name: str):
+    """The preset game `name`; an unknown name is an error that names `flag` (None: a positional GAME)."""
+    from .. import games
+
+    try:
+        return games.get(name)
+    except JaxganError as exc:
+        raise CLIError(f"{flag}: {exc}" if flag else str(exc)) from None
+
+
 # ----------------------------------------------------------------------------- output
 
 
@@ -85,37 +140,17 @@ def check_dpi(dpi: int) -> int:
     return dpi
 
 
-def check_folder_of(flag: str, path: str) -> str:
-    """`path` if the folder it goes into exists."""
+def save_figure(fig, path: str, dpi: int, *, name: str | None = None) -> None:
+    """Write `fig` to `path` (a temporary of `Staged`, whose suffix is the target's) and close it; a
+    failure is a one-line error naming `name` (the user's path)."""
     import os
 
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise CLIError(f"{flag} {path!r}: folder {parent!r} does not exist")
-    return path
-
-
-def check_image_file(flag: str, path: str) -> str:
-    """`path` if matplotlib can write its image type and its folder exists."""
-    import os
-
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    kinds = FigureCanvasBase.get_supported_filetypes()
-    if ext not in kinds:
-        raise CLIError(f"{flag} {path!r}: unknown image type {ext or '(none)'!r}; use one of {', '.join(sorted(kinds))}")
-    return check_folder_of(flag, path)
-
-
-def save_figure(fig, path: str, dpi: int) -> None:
-    """Write `fig` to `path` and close it; an unwritable path is a one-line error."""
     import matplotlib.pyplot as plt
 
     try:
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=dpi, format=os.path.splitext(path)[1].lstrip(".").lower() or None)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot write {path!r}: {exc}") from None
+        raise CLIError(f"cannot write {name or path!r}: {exc}") from None
     finally:
         plt.close(fig)
 

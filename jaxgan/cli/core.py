@@ -15,14 +15,16 @@ from ._common import (
     Command,
     add_quiet,
     check_dpi,
-    check_image_file,
+    finite_float,
     json_number,
+    naming_flags,
     positive_float,
     positive_int,
     progress_printer,
     save_figure,
     use_agg,
 )
+from ._files import Staged, image_file, output_folder
 
 __all__ = ["COMMANDS"]
 
@@ -121,7 +123,8 @@ def _stability_text(game, pd, rep, cond, lrs) -> str:
 
 def _run_stability(args):
     game = games.get(args.game)
-    field = fields.pointwise_field(game, args.pd)
+    with naming_flags({"pd": "--pd"}):
+        field = fields.pointwise_field(game, args.pd)
     rep = stability.analyze(field)
     cond = stability.stability_conditions(game)
     lrs = {m: stability.max_stable_lr(field, method=m) for m in ("euler", "alternating")}
@@ -135,7 +138,7 @@ def _run_stability(args):
 def _add_portrait(p):
     p.add_argument("game", metavar="GAME", help="a preset game (see `jaxgan games`)")
     p.add_argument("--pd", type=positive_float, default=0.2, help="data density at the point (default 0.2)")
-    p.add_argument("--start", type=float, nargs=2, action="append", metavar=("D", "PG"),
+    p.add_argument("--start", type=finite_float, nargs=2, action="append", metavar=("D", "PG"),
                    help="a trajectory's start (repeat for more); none: the field alone")
     p.add_argument("--steps", type=positive_int, default=100_000, help="steps per trajectory (default 100000)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="step size (default 1e-3, the article's)")
@@ -147,24 +150,31 @@ def _add_portrait(p):
     p.add_argument("--out", required=True, metavar="FILE", help="the image file (.png, .pdf, .svg, ...)")
 
 
+# Library argument -> the flag its value comes from, for the library's messages.
+_PORTRAIT_FLAGS = {"pd": "--pd", "steps": "--steps", "lr": "--lr", "method": "--method", "starts": "--start",
+                   "z": "--start", "d_range": "--d-range", "pg_range": "--pg-range"}
+
+
 def _run_portrait(args):
     import numpy as np
 
     game = games.get(args.game)
-    out = check_image_file("--out", args.out)
+    out = image_file("--out", args.out)
     d_range = check_interval(None, "--d-range", args.d_range)
     pg_range = check_interval(None, "--pg-range", args.pg_range)
     check_dpi(args.dpi)
-    field = fields.pointwise_field(game, args.pd)
-    starts = args.start or []
-    for d, pg in starts:
-        if not bool(field.in_domain(np.asarray([d, pg]))):
-            raise CLIError(f"--start {d:g} {pg:g} is outside the domain of {game.name!r}: {field.domain_str()}")
-    use_agg()
-    ax = plotting.phase_portrait(field, starts=starts or None, steps=args.steps, lr=args.lr, method=args.method,
-                                 d_range=d_range, pg_range=pg_range, colorbar=True)
-    save_figure(ax.figure, out, args.dpi)
-    print(f"wrote {out}")
+    with naming_flags(_PORTRAIT_FLAGS):
+        field = fields.pointwise_field(game, args.pd)
+        starts = args.start or []
+        for d, pg in starts:
+            if not bool(field.in_domain(np.asarray([d, pg]))):
+                raise CLIError(f"--start {d:g} {pg:g} is outside the domain of {game.name!r}: {field.domain_str()}")
+        use_agg()
+        with Staged() as staged:
+            ax = plotting.phase_portrait(field, starts=starts or None, steps=args.steps, lr=args.lr,
+                                         method=args.method, d_range=d_range, pg_range=pg_range, colorbar=True)
+            save_figure(ax.figure, staged.file(out), args.dpi, name=args.out)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -176,7 +186,7 @@ def _add_reproduce(p):
     p.add_argument("--pd", type=positive_float, default=0.2, help="data density (default 0.2, the article's)")
     p.add_argument("--steps", type=positive_int, default=100_000, help="Euler steps (default 100000)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="step size (default 1e-3)")
-    p.add_argument("--start", type=float, nargs=2, default=(0.75, 0.9), metavar=("D", "PG"),
+    p.add_argument("--start", type=finite_float, nargs=2, default=(0.75, 0.9), metavar=("D", "PG"),
                    help="the trajectory's start (default 0.75 0.9)")
     p.add_argument("--no-extra", action="store_true",
                    help="do not add the in-domain orbits to the Wasserstein and quadratic figures")
@@ -184,15 +194,19 @@ def _add_reproduce(p):
     add_quiet(p, "print only the summary line")
 
 
+_REPRODUCE_FLAGS = {"out": "--out", "pd": "--pd", "steps": "--steps", "lr": "--lr", "start": "--start",
+                    "z": "--start", "dpi": "--dpi"}
+
+
 def _run_reproduce(args):
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CLIError(f"--out {args.out!r} exists and is not a folder")
+    output_folder("--out", args.out)
     use_agg()
-    try:
-        res = article.reproduce(args.out, pd=args.pd, steps=args.steps, lr=args.lr, start=tuple(args.start),
-                                with_extra=not args.no_extra, dpi=args.dpi, progress=progress_printer(args))
-    except OSError as exc:
-        raise CLIError(f"cannot write into {args.out!r}: {exc}") from None
+    with naming_flags(_REPRODUCE_FLAGS):
+        try:
+            res = article.reproduce(args.out, pd=args.pd, steps=args.steps, lr=args.lr, start=tuple(args.start),
+                                    with_extra=not args.no_extra, dpi=args.dpi, progress=progress_printer(args))
+        except OSError as exc:
+            raise CLIError(f"cannot write into {args.out!r}: {exc}") from None
     if not args.quiet:
         for f in res.files:
             print(f"  {os.path.join(args.out, f)}")

@@ -6,8 +6,20 @@ import json
 import os
 import sys
 
-from .. import games, neural, plotting
-from ._common import CLIError, Command, add_quiet, positive_float, positive_int, progress_printer, save_figure, use_agg
+from .. import neural, plotting
+from ._common import (
+    CLIError,
+    Command,
+    add_quiet,
+    get_game,
+    naming_flags,
+    positive_float,
+    positive_int,
+    progress_printer,
+    save_figure,
+    use_agg,
+)
+from ._files import Staged, output_folder
 
 __all__ = ["COMMANDS"]
 
@@ -35,34 +47,46 @@ def _add_experiment(p):
     add_quiet(p, "no progress lines (one per configuration, on stderr)")
 
 
+def _write_text(staged: Staged, target: str, text: str) -> None:
+    try:
+        with open(staged.file(target), "w") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise CLIError(f"cannot write {target!r}: {exc}") from None
+
+
 def _write_outputs(exp, table: str, out: str, size: str, dpi: int) -> int:
-    """The table as Markdown, CSV and JSON and every figure as PNG into `out`; returns the figure count."""
-    with open(os.path.join(out, "batchnorm_table.md"), "w") as fh:
-        fh.write(table + "\n")
-    with open(os.path.join(out, "batchnorm_table.csv"), "w") as fh:
-        fh.write(exp.csv())
-    with open(os.path.join(out, "batchnorm.json"), "w") as fh:
-        json.dump(exp.to_json(), fh, indent=1)
+    """The table as Markdown, CSV and JSON and every figure as PNG into `out`, all or none (`Staged`);
+    returns the figure count."""
     use_agg()
     figs = plotting.neural_experiment_figures(exp, path_angles=exp.path_angles(n_seeds=4 if size == "default" else 2))
-    for name, fig in figs.items():
-        save_figure(fig, os.path.join(out, f"batchnorm_{name}.png"), dpi)
+    with Staged() as staged:
+        staged.folder(out)
+        _write_text(staged, os.path.join(out, "batchnorm_table.md"), table + "\n")
+        _write_text(staged, os.path.join(out, "batchnorm_table.csv"), exp.csv())
+        _write_text(staged, os.path.join(out, "batchnorm.json"), json.dumps(exp.to_json(), indent=1))
+        for name, fig in figs.items():
+            target = os.path.join(out, f"batchnorm_{name}.png")
+            save_figure(fig, staged.file(target), dpi, name=target)
     return len(figs)
+
+
+# Library argument -> the flag its value comes from, for the library's messages.
+_FLAGS = {"game": "--game", "seeds": "--seeds", "steps": "--steps", "update": "--update", "lr": "--lr",
+          "workers": "--workers", "activations": "--activations", "variants": "--variants"}
 
 
 def _run_experiment(args):
     if args.quick and args.small:
         raise CLIError("choose at most one of --quick and --small")
     size = "quick" if args.quick else "small" if args.small else "default"
-    game = games.get(args.game)
+    game = get_game("--game", args.game)
     if args.out is not None:
-        try:
-            os.makedirs(args.out, exist_ok=True)
-        except OSError as exc:
-            raise CLIError(f"cannot create {args.out!r}: {exc}") from None
-    exp = neural.batchnorm_experiment(size, game=game, seeds=args.seeds, steps=args.steps, update=args.update,
-                                      lr=args.lr, workers=args.workers, activations=args.activations,
-                                      variants=args.variants, progress=progress_printer(args))
+        output_folder("--out", args.out)
+    with naming_flags(_FLAGS):
+        exp = neural.batchnorm_experiment(size, game=game, seeds=args.seeds, steps=args.steps, update=args.update,
+                                          lr=args.lr, workers=args.workers, activations=args.activations,
+                                          variants=args.variants, progress=progress_printer(args))
     table = exp.table()
     print(table)
     if args.out is not None:

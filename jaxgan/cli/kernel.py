@@ -6,9 +6,10 @@ import contextlib
 import json
 import os
 
-from .. import games, kernels, plotting
+from .. import kernels, plotting
 from .._checks import check_interval
-from ._common import CLIError, Command, positive_int, save_figure, use_agg
+from ._common import CLIError, Command, get_game, naming_flags, positive_int, save_figure, use_agg
+from ._files import Staged, output_folder
 
 __all__ = ["COMMANDS"]
 
@@ -31,7 +32,7 @@ def _add_kernel(p):
     p.add_argument("--x64", action="store_true", help="compute in float64 (resolves the spectrum's tail)")
     p.add_argument("--compare", action="store_true",
                    help="also ReLU, tanh and ReLU+BatchNorm(train) discriminators of the same size")
-    p.add_argument("--out", default=None, help="folder for figures and kernel_summary.json")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder for figures and kernel_summary.json")
 
 
 def _cases(args) -> list:
@@ -56,12 +57,8 @@ def _print_table(summary: list) -> None:
 
 
 def _write_outputs(out: str, studies: list, summary: list, game, grid: dict) -> None:
-    """The four figures and kernel_summary.json into the folder `out`."""
+    """The four figures and kernel_summary.json into the folder `out`: all or none (`Staged`)."""
     use_agg()
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"cannot create {out!r}: {exc}") from None
     first = studies[0]
     arch = first.architecture
     figures = {
@@ -73,27 +70,41 @@ def _write_outputs(out: str, studies: list, summary: list, game, grid: dict) -> 
         "field_eigenvalues.png": plotting.kernel_field_eigenvalues(
             {s.name: s.field for s in studies}, title=f"{game.name} kernel field at its rest point, {arch}"),
     }
-    for name, ax in figures.items():
-        save_figure(ax.figure, os.path.join(out, name), 120)
-    with open(os.path.join(out, "kernel_summary.json"), "w") as fh:
-        json.dump({"grid": grid, "game": game.name, "cases": summary}, fh, indent=1)
+    with Staged() as staged:
+        staged.folder(out)
+        for name, ax in figures.items():
+            save_figure(ax.figure, staged.file(os.path.join(out, name)), 120, name=os.path.join(out, name))
+        target = os.path.join(out, "kernel_summary.json")
+        try:
+            with open(staged.file(target), "w") as fh:
+                json.dump({"grid": grid, "game": game.name, "cases": summary}, fh, indent=1)
+        except OSError as exc:
+            raise CLIError(f"cannot write {target!r}: {exc}") from None
     print(f"wrote {', '.join(figures)}, kernel_summary.json to {out}")
+
+
+# Library argument -> the flag its value comes from, for the library's messages.
+_FLAGS = {"activation": "--act", "width": "--width", "depth": "--depth", "batchnorm": "--bn", "bn_mode": "--bn-mode",
+          "n": "--n", "x_range": "--x-range", "game": "--game", "algorithm": "--algorithm", "seed": "--seed"}
 
 
 def _run_kernel(args):
     import jax
 
-    game = games.get(args.game)
+    game = get_game("--game", args.game)
     lo, hi = check_interval(None, "--x-range", args.x_range)
     if args.n < 2:
         raise CLIError(f"--n must be at least 2; got {args.n}")
+    if args.out:
+        output_folder("--out", args.out)
     # float64 only inside this block (the figures recompute the fields' modes, so they are drawn
     # inside it too): jaxgan never changes jax.config.
     with jax.enable_x64(True) if args.x64 else contextlib.nullcontext():
-        studies = [kernels.kernel_study(activation=act, width=args.width, depth=args.depth, batchnorm=bn,
-                                        bn_mode=mode, n=args.n, x_range=(lo, hi), game=game,
-                                        algorithm=args.algorithm, seed=args.seed)
-                   for act, bn, mode in _cases(args)]
+        with naming_flags(_FLAGS, x64_hint="pass --x64 to work in float64"):
+            studies = [kernels.kernel_study(activation=act, width=args.width, depth=args.depth, batchnorm=bn,
+                                            bn_mode=mode, n=args.n, x_range=(lo, hi), game=game,
+                                            algorithm=args.algorithm, seed=args.seed)
+                       for act, bn, mode in _cases(args)]
         arch = studies[0].architecture
         summary = [s.summary() for s in studies]
         print(f"parametric kernel of {arch} discriminators on {args.n} points in [{lo:g}, {hi:g}] "

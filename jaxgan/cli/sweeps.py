@@ -11,12 +11,13 @@ from ._common import (
     Command,
     add_quiet,
     check_dpi,
-    check_folder_of,
+    naming_flags,
     positive_float,
     positive_int,
     save_figure,
     use_agg,
 )
+from ._files import Staged, image_file, output_file, output_folder
 
 __all__ = ["COMMANDS"]
 
@@ -53,9 +54,12 @@ def _optax_method(args):
         try:
             hyper[key] = float(val)
         except ValueError:
-            hyper[key] = {"true": True, "false": False}.get(val.lower(), val)
+            if val.lower() not in ("true", "false"):
+                raise CLIError(f"--hyper {item!r}: VALUE must be a number, true or false") from None
+            hyper[key] = val.lower() == "true"
     hyper.setdefault("learning_rate", 1e-3)
-    return Optimizer(factory, **hyper)
+    with naming_flags({k: f"--hyper {k}" for k in hyper}):
+        return Optimizer(factory, **hyper)
 
 
 def _sweep_method(args):
@@ -92,24 +96,35 @@ def _sweep_common(p, *, steps: int):
 
 
 def _sweep_outputs(args):
-    """(result file, figure file), their folders checked."""
+    """(result file, figure file), checked before anything is computed; --resume too."""
     out = args.out if args.out.endswith(".npz") else args.out + ".npz"
     png = args.png or os.path.splitext(out)[0] + ".png"
-    check_folder_of("--out", out)
-    check_folder_of("--png", png)
+    output_file("--out", out)
+    image_file("--png", png) if args.png else output_file("--out", png)
+    if args.resume is not None:
+        resume = output_folder("--resume", args.resume)
+        if resume in (os.path.abspath(out), os.path.abspath(png)):
+            raise CLIError(f"--resume {args.resume!r} is also an output file; give the chunks their own folder")
     check_dpi(args.dpi)
     return out, png
 
 
-def _run_and_save(compute, out):
-    """Run a sweep and save its result; missing extras and unwritable paths become one-line errors."""
-    try:
-        res = compute()
-        return res, res.save(out)
-    except ImportError as exc:
-        raise CLIError(str(exc)) from None
-    except OSError as exc:
-        raise CLIError(f"cannot write {out!r}: {exc}") from None
+def _run_and_save(compute, draw, out: str, png: str, dpi: int):
+    """Run a sweep, then save its result and figure together: both or neither (`Staged`), so a failed
+    run leaves existing files as they were. Missing extras and unwritable paths become one-line errors."""
+    with Staged() as staged:
+        try:
+            res = compute()
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+        except OSError as exc:  # the chunk folder of --resume
+            raise CLIError(f"--resume: {exc}") from None
+        try:
+            res.save(staged.file(out))
+        except OSError as exc:
+            raise CLIError(f"cannot write {out!r}: {exc}") from None
+        save_figure(draw(res).figure, staged.file(png), dpi, name=png)
+    return res
 
 
 def _default_d_range(game, n: int):
@@ -136,6 +151,12 @@ def _add_basins(p):
     p.add_argument("--pg", nargs=3, metavar=("LO", "HI", "N"), help="starts in pg (default 0.01 2 128)")
 
 
+def _flags(args, **more) -> dict:
+    """Library argument -> flag, for the library's messages (`out` of the sweeps is the chunk folder)."""
+    return {"pd": "--pd", "steps": "--steps", "lr": "--lr", "method": "--optax" if args.optax else "--method",
+            "tol": "--tol", "chunk": "--chunk", "out": "--resume", **more}
+
+
 def _run_basins(args):
     game = games.get(args.game)
     out, png = _sweep_outputs(args)
@@ -143,14 +164,14 @@ def _run_basins(args):
     pg_range = _triple("--pg", args.pg) if args.pg else (0.01, 2.0, 128)
     method, lr = _sweep_method(args)
     use_agg()
-    field = fields.pointwise_field(game, args.pd)
-    res, path = _run_and_save(lambda: sweeps.basins(field, d_range, pg_range, steps=args.steps, lr=lr, method=method,
-                                                    tol=args.tol, chunk=args.chunk, out=args.resume,
-                                                    progress=not args.quiet), out)
-    save_figure(plotting.basins(res).figure, png, args.dpi)
+    with naming_flags(_flags(args, d_range="--d", pg_range="--pg")):
+        field = fields.pointwise_field(game, args.pd)
+        res = _run_and_save(lambda: sweeps.basins(field, d_range, pg_range, steps=args.steps, lr=lr, method=method,
+                                                  tol=args.tol, chunk=args.chunk, out=args.resume,
+                                                  progress=not args.quiet), plotting.basins, out, png, args.dpi)
     fr = ", ".join(f"{k.lower()} {100 * v:.1f}%" for k, v in res.fractions().items() if v)
     print(f"{game.name}: {res.fate.size} starts, {fr}")
-    print(f"wrote {path} and {png}")
+    print(f"wrote {out} and {png}")
     return 0
 
 
@@ -168,6 +189,9 @@ def _add_sweep(p):
     p.add_argument("--n-starts", type=positive_int, default=8, help="starts on the circle (default 8)")
 
 
+_MAX_STARTS = 2**24  # --n-starts: 256 MiB of float64 offsets, made here before the library sees them
+
+
 def _sweep_grid(args) -> dict:
     """`{name: values}` from the --vary and --log flags."""
     import numpy as np
@@ -180,6 +204,8 @@ def _sweep_grid(args) -> dict:
             raise CLIError(f"--vary {name} given twice")
         lo, hi, n = _triple(f"--vary {name}", rng, positive=name in ("lr", "pd") or name in args.log)
         grid[name] = np.geomspace(lo, hi, n) if name in args.log else np.linspace(lo, hi, n)
+    if args.n_starts > _MAX_STARTS:
+        raise CLIError(f"--n-starts must be at most {_MAX_STARTS} (the starts are held in memory); got {args.n_starts}")
     unknown_log = [n for n in args.log if n not in grid]
     if unknown_log:
         raise CLIError(f"--log {unknown_log[0]}: not a --vary parameter")
@@ -206,19 +232,22 @@ def _run_sweep(args):
     if "lr" in grid:
         lr = None
     use_agg()
-    field = fields.pointwise_field(game, args.pd)
-    res, path = _run_and_save(lambda: sweeps.sweep(field, grid, steps=args.steps, lr=lr, method=method,
-                                                   offsets=_circle_offsets(args.radius, args.n_starts),
-                                                   tol=args.tol, chunk=args.chunk, out=args.resume,
-                                                   progress=not args.quiet), out)
-    save_figure(plotting.phase_diagram(res).figure, png, args.dpi)
+    with naming_flags({"pd": "--pd"}):
+        field = fields.pointwise_field(game, args.pd)
+    # A swept name is the library's argument name too (pd, lr, a hyper-parameter): name its --vary.
+    flags = _flags(args, grid="--vary", offsets="--radius", **{n: f"--vary {n}" for n in grid})
+    with naming_flags(flags):
+        res = _run_and_save(lambda: sweeps.sweep(field, grid, steps=args.steps, lr=lr, method=method,
+                                                 offsets=_circle_offsets(args.radius, args.n_starts),
+                                                 tol=args.tol, chunk=args.chunk, out=args.resume,
+                                                 progress=not args.quiet), plotting.phase_diagram, out, png, args.dpi)
     axes = " x ".join(f"{n}[{len(v)}]" for n, v in zip(res.names, res.values))
     print(f"{game.name}: {res.fate.size} runs over {axes}, "
           f"converged overall {100 * float(np.mean(res.fraction())):.1f}%")
     if res.boundary is not None:
         b = np.asarray(res.boundary).ravel()
         print(f"analytic max stable lr: {b.min():.4g} .. {b.max():.4g}")
-    print(f"wrote {path} and {png}")
+    print(f"wrote {out} and {png}")
     return 0
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 
 from .. import tables
-from ._common import CLIError, Command, Parser, add_quiet, positive_float, positive_int, progress_printer
+from ._common import (
+    CLIError,
+    Command,
+    Parser,
+    add_quiet,
+    finite_float,
+    naming_flags,
+    positive_float,
+    positive_int,
+    progress_printer,
+)
+from ._files import Staged, output_file
 
 __all__ = ["COMMANDS"]
 
@@ -16,7 +27,7 @@ __all__ = ["COMMANDS"]
 def _add_convergence(p):
     p.add_argument("--lr", type=positive_float, default=0.1, help="step size of the runs (default 0.1)")
     p.add_argument("--steps", type=positive_int, default=10000, help="steps per run (default 10000)")
-    p.add_argument("--start", type=float, nargs=2, default=(1.0, 1.0), metavar=("Z0", "Z1"),
+    p.add_argument("--start", type=finite_float, nargs=2, default=(1.0, 1.0), metavar=("Z0", "Z1"),
                    help="the standard start (default 1 1)")
     p.add_argument("--game", action="append", default=None,
                    help="keep only this game (repeatable): dirac_gan, dirac_wgan, bilinear")
@@ -48,20 +59,29 @@ def _selected_cases(args) -> list:
     return cases
 
 
+# Library argument -> the flag its value comes from, for the library's messages.
+_FLAGS = {"lr": "--lr", "steps": "--steps", "start": "--start", "z": "--start", "methods": "--method",
+          "method": "--method"}
+
+
 def _run_convergence(args):
     cases = _selected_cases(args)
     if args.steps < 8:
         raise CLIError(f"--steps must be at least 8; got {args.steps}")
+    if args.json:
+        output_file("--json", args.json)
     methods = tuple(args.method) if args.method else tables.DEFAULT_METHODS
-    rows = tables.convergence_table(cases, methods, lr=args.lr, steps=args.steps, start=tuple(args.start),
-                                    progress=progress_printer(args))
+    with naming_flags(_FLAGS):
+        rows = tables.convergence_table(cases, methods, lr=args.lr, steps=args.steps, start=tuple(args.start),
+                                        progress=progress_printer(args))
     print(tables.format_convergence_table(rows))
     if args.json:
-        try:
-            with open(args.json, "w") as fh:
-                json.dump([r.as_dict() for r in rows], fh, indent=1)
-        except OSError as exc:
-            raise CLIError(f"cannot write {args.json!r}: {exc}") from None
+        with Staged() as staged:
+            try:
+                with open(staged.file(args.json), "w") as fh:
+                    json.dump([r.as_dict() for r in rows], fh, indent=1)
+            except OSError as exc:
+                raise CLIError(f"cannot write {args.json!r}: {exc}") from None
     return 0
 
 

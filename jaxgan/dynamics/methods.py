@@ -39,7 +39,7 @@ def method_args(method, lr, dtype=None, fn: str | None = None):
             )
         return method.traced_rule, {k: jnp.asarray(v, dtype) for k, v in method.hyperparams.items()}
     rule = get_rule(method, fn)
-    lr = check_lr(rule, lr, fn)
+    lr = check_lr(rule, lr, fn, dtype)
     return rule, jnp.asarray(0.0 if lr is None else lr, dtype)
 
 
@@ -74,8 +74,10 @@ def get_rule(method, fn: str | None = None) -> UpdateRule:
     )
 
 
-def check_lr(rule: UpdateRule, lr, fn: str | None = None):
-    """Validate `lr` for `rule`; returns it (None for rules that carry their own)."""
+def check_lr(rule: UpdateRule, lr, fn: str | None = None, dtype=None):
+    """Validate `lr` for `rule`: a positive finite number (not a bool) that `dtype` (default:
+    JAX's default float, the one it is used in) holds without becoming 0 or inf; returns it
+    (None for rules that carry their own)."""
     if not rule.takes_lr:
         if lr is not None:
             raise ArgumentError(
@@ -87,5 +89,5 @@ def check_lr(rule: UpdateRule, lr, fn: str | None = None):
         raise ArgumentError(f"{where(fn, 'lr')} is required for method {rule.name!r} (a positive step size).")
     if isinstance(lr, jax.core.Tracer):
         return lr
-    check_float(fn, "lr", lr)
+    check_float(fn, "lr", lr, dtype=dtype)
     return lr

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ArgumentError, ArgumentTypeError
 from .rules import UpdateRule, is_optax
 
@@ -21,6 +21,26 @@ def _is_number(v) -> bool:
     if isinstance(v, (int, float, np.integer, np.floating)):
         return True
     return isinstance(v, (np.ndarray, jax.Array)) and np.ndim(v) == 0 and np.issubdtype(np.asarray(v).dtype, np.number)
+
+
+def _flag_names(factory) -> set:
+    """Keyword arguments of `factory` whose default is a bool (flags such as `nesterov`); every
+    keyword when the signature cannot be read."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return _ALL
+    return {k for k, p in params.items() if isinstance(p.default, bool)}
+
+
+class _All(set):
+    def __contains__(self, item):
+        return True
+
+
+_ALL = _All()
 
 
 class Optimizer:
@@ -46,7 +66,9 @@ class Optimizer:
     values (true of optax's optimisers, whose states start at zero).
 
     **Raises:** `TypeError` if `factory` is not callable, does not accept the keywords, or
-    does not return an optax transformation; `ValueError` for a non-finite number.
+    does not return an optax transformation, or for a bool given where the factory's default is
+    not a flag (`learning_rate=True`); `ValueError` for a non-finite number or one the working
+    float cannot hold (it would become 0 or inf).
     """
 
     def __init__(self, factory, *, static=(), **hyperparams):
@@ -54,12 +76,16 @@ class Optimizer:
             raise ArgumentTypeError(f"Optimizer argument `factory` must be an optax optimiser factory (e.g. optax.sgd); got {factory!r}.")
         static = tuple(static)
         traced, fixed = {}, {}
+        flags = _flag_names(factory)
         for k, v in hyperparams.items():
+            if isinstance(v, (bool, np.bool_)) and k not in static and k not in flags:
+                # `learning_rate=True` would run as 1.0: a bool is only a flag where the factory's
+                # default is one (e.g. `nesterov`).
+                raise ArgumentTypeError(f"Optimizer argument `{k}` must be a number (the factory's `{k}` is not a "
+                                        f"True/False flag); got {v!r}. Pass static=({k!r},) if it really is a flag.")
             if k not in static and _is_number(v):
-                val = float(v)
-                if not math.isfinite(val):
-                    raise ArgumentError(f"Optimizer hyper-parameter `{k}` must be finite; got {v!r}.")
-                traced[k] = val
+                # Checked in the working float: the value is cast to it when the optimiser runs.
+                traced[k] = check_float("Optimizer", k, v, sign="any")
             else:
                 fixed[k] = v
         try:

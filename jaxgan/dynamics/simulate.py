@@ -10,14 +10,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bool, check_instance, check_int
+from .._checks import check_bool, check_instance, check_int, check_memory
 from ..errors import ArgumentError
 from ..fates import Fate
 from ..fields import Field
 from .guard import canonical_state, guarded_step
 from .methods import method_args
 
-__all__ = ["Trajectory", "simulate", "DomainExitWarning"]
+__all__ = ["Trajectory", "simulate", "DomainExitWarning", "MAX_STEPS"]
+
+MAX_STEPS = 2**31 - 1  # the step counter of the compiled loop is an int32
 
 
 class DomainExitWarning(UserWarning):
@@ -129,7 +131,7 @@ def simulate(field: Field, z, *, steps: int, lr=None, method="euler", save_every
 
     - `field`: a `Field`.
     - `z`: the start, shape `(n,)`, inside the field's domain.
-    - `steps`: number of updates (positive int, a multiple of `save_every`).
+    - `steps`: number of updates (an int in [1, 2³¹ - 1], a multiple of `save_every`).
     - `lr`: the step size (positive). Omit it for optax transformations and `Optimizer`s.
     - `method`: `"euler"` (exactly the article's script: both players from the old state),
       `"alternating"` (players in turn: for the pointwise field D is updated first, then pg
@@ -138,7 +140,8 @@ def simulate(field: Field, z, *, steps: int, lr=None, method="euler", save_every
       a `jaxgan.Optimizer` (optax with traced hyper-parameters: new values do not recompile),
       or `"adaptive"` / `adaptive(...)` (diffrax, optional extra: each step integrates the
       field adaptively over a time `lr`, stopping at a domain exit).
-    - `save_every`: keep every k-th state.
+    - `save_every`: keep every k-th state. The saved path must fit in memory (checked before
+      compiling, with the estimate).
     - `warn`: emit a `DomainExitWarning` when the trajectory stopped early.
 
     **Returns:** a `Trajectory` (`.path: Float[Array, "steps//save_every+1 n"]`, `.fate`,
@@ -146,16 +149,24 @@ def simulate(field: Field, z, *, steps: int, lr=None, method="euler", save_every
     non-finite) stops there: later rows repeat the last valid state; never NaNs.
 
     **Raises:** `ArgumentError`/`ArgumentTypeError` for a bad `z`, `steps`, `save_every`, `lr` or
-    `method`, before anything is compiled.
+    `method`, for `steps` beyond 2³¹ - 1, or a saved path larger than the machine's memory,
+    before anything is compiled.
     """
     check_instance("simulate", "field", field, Field, "a jaxgan Field")
     rule, lr_arr = method_args(method, lr, fn="simulate")
-    steps = check_int("simulate", "steps", steps)
-    save_every = check_int("simulate", "save_every", save_every)
+    # Step numbers are int32 inside the compiled loop: 2³¹ - 1 is the most it can count.
+    steps = check_int("simulate", "steps", steps, hi=MAX_STEPS)
+    save_every = check_int("simulate", "save_every", save_every, hi=MAX_STEPS)
     warn = check_bool("simulate", "warn", warn)
     if steps % save_every:
         raise ArgumentError(f"simulate argument `steps` ({steps}) must be a multiple of `save_every` ({save_every}).")
     z0 = _start(field, z)
+    rows = steps // save_every + 1
+    # The saved path and its copy with the start prepended are alive together.
+    check_memory("simulate", f"the saved path ({rows} rows × {field.dim} × {z0.dtype.name}, twice)",
+                 2.0 * rows * field.dim * z0.dtype.itemsize,
+                 "save fewer rows with a larger `save_every` (e.g. steps // 1000), or run in pieces "
+                 "from the last state")
     lr_arr = jax.tree_util.tree_map(lambda a: a.astype(z0.dtype), lr_arr)
     path, status, exit_step = _simulate_jit(field, z0, lr_arr, rule=rule, n_saves=steps // save_every,
                                             save_every=save_every)

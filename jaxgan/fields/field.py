@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import bad_type, bad_value, check_callable, check_instance, check_int, is_traced, where
+from .._checks import bad_type, bad_value, check_callable, check_instance, check_int, check_numbers, is_traced, where
 from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["Field"]
@@ -42,6 +42,10 @@ class Field:
       updates visit them (default: one coordinate per player, in order).
     - `meta`: a dict of static extras (for example the `Game` a field came from, or what a
       regulariser needs); string keys, hashable values only.
+    - `param_rules`: what `replace` accepts for each parameter: `{name: rule}` with rule
+      `"positive"`, `"non-negative"`, `"any"` (finite) or `"derived"` (computed from the rest
+      of the field, never set by hand: `replace` refuses it). A parameter without a rule is
+      `"any"`.
 
     The dimension `n` comes from `labels`, `lower`/`upper` or a `rest_point` array (the first
     given); every per-coordinate argument must have length `n`.
@@ -68,6 +72,7 @@ class Field:
         labels: Sequence[str] | None = None,
         players: Sequence[Sequence[int]] | None = None,
         meta: dict | None = None,
+        param_rules: dict | None = None,
     ):
         self.velocity = check_callable("Field", "velocity", velocity)
         self.params = {} if params is None else params
@@ -87,12 +92,13 @@ class Field:
         self.players = _players(players, n)
         self.name = check_instance("Field", "name", name, str, "a string")
         self.meta = _meta(meta)
+        self.param_rules = _param_rules(param_rules)
 
     # -- pytree protocol: numbers are leaves, everything else is static.
     def tree_flatten(self):
         children = (self.params, self._rest_value)
         aux = (self.velocity, self._rest_fn, self.lower, self.upper, self.closed, self.name,
-               self.labels, self.players, self.meta)
+               self.labels, self.players, self.meta, self.param_rules)
         return children, aux
 
     @classmethod
@@ -101,7 +107,7 @@ class Field:
         obj = object.__new__(cls)
         obj.params, obj._rest_value = children
         (obj.velocity, obj._rest_fn, obj.lower, obj.upper, obj.closed, obj.name,
-         obj.labels, obj.players, obj.meta) = aux
+         obj.labels, obj.players, obj.meta, obj.param_rules) = aux
         return obj
 
     # -- behaviour
@@ -175,13 +181,34 @@ class Field:
     def replace(self, **params) -> "Field":
         """A copy with some entries of the dict `params` replaced (e.g. `field.replace(pd=0.3)`).
 
-        Values keep the dtype of the entry they replace and are not checked, so traced values and
-        batched (vmapped) arrays are accepted.
+        Values keep the dtype of the entry they replace. A concrete value obeys the rule the
+        constructor applied (`param_rules`: a `pd` must be positive, a weight non-negative, every
+        value finite and representable in that dtype); traced values and batched (vmapped)
+        arrays pass unchecked, as inside `jit`/`vmap` they must.
 
-        **Raises:** `ArgumentTypeError` when the field's params are not a dict; `ArgumentError`
-        for a name the field does not have (the message lists the names it has).
+        **Raises:** `ArgumentTypeError` when the field's params are not a dict or a value is not
+        numeric (a bool included); `ArgumentError` for a name the field does not have (the message
+        lists the names it has), a parameter derived from the others (e.g. a pointwise field's
+        `d0`), or a value its rule refuses.
         """
         _check_known(self, params)
+        for k, v in params.items():
+            self.check_param("Field.replace", k, k, v)
+        return self._replace(**params)
+
+    def check_param(self, fn: str, arg: str, name: str, value) -> None:
+        """Check concrete `value` (a scalar or an array of values, e.g. a grid) for parameter `name`
+        by the field's `param_rules`, as `replace` does; a traced value passes.
+
+        **Raises:** as `replace`; messages name `fn`'s argument `arg`.
+        """
+        leaf = self.params.get(name) if isinstance(self.params, dict) else None
+        _check_param_value(fn, arg, name, dict(self.param_rules).get(name, "any"), value, _leaf_dtype(leaf),
+                           underflow=np.ndim(leaf) < 2)
+
+    def _replace(self, **params) -> "Field":
+        # `replace` without the value checks: `velocity(params, z)` of a regularised field routes
+        # every parameter (derived ones too) through here.
         children, aux = self.tree_flatten()
         new = dict(self.params)
         new.update({k: jnp.asarray(v, dtype=jnp.result_type(self.params[k])) for k, v in params.items()})
@@ -202,6 +229,41 @@ class Field:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+_RULES = {"positive": "positive", "non-negative": "non-negative", "any": "finite", "derived": None}
+
+
+def _param_rules(rules) -> tuple:
+    """`param_rules` as sorted `(name, rule)` pairs (static data of the pytree)."""
+    if rules is None:
+        return ()
+    check_instance("Field", "param_rules", rules, dict, "a dict {name: rule}")
+    for k, r in rules.items():
+        if not isinstance(k, str) or r not in _RULES:
+            raise bad_value("Field", "param_rules", f"a dict {{name: rule}} with rule one of {sorted(_RULES)}",
+                            rules)
+    return tuple(sorted(rules.items()))
+
+
+def _leaf_dtype(leaf):
+    """The float dtype a replacement of `leaf` is cast to (None when it is not a float)."""
+    if leaf is None:
+        return None
+    dt = np.dtype(jnp.result_type(leaf))
+    return dt if np.issubdtype(dt, np.floating) else None
+
+
+def _check_param_value(fn: str, arg: str, name: str, rule: str, value, dtype, underflow: bool = True) -> None:
+    """One concrete replacement value against its rule (see `Field.check_param`); `underflow=False`
+    for a matrix parameter (a tiny entry flushed to 0 is rounding, see `check_fits`)."""
+    if is_traced(value):
+        return
+    if rule == "derived":
+        raise ArgumentError(f"{where(fn, arg)}: parameter {name!r} is derived from the rest of the field (for a "
+                            f"game's field, D0 solves f1'(D) + f2'(D) = 0) and cannot be set; build another "
+                            f"field (e.g. another game) instead.")
+    check_numbers(fn, arg, value, sign=rule, dtype=dtype, what=f" (the rule of parameter {name!r})",
+                  underflow=underflow)
 
 
 def _check_known(field: Field, names) -> None:

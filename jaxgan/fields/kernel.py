@@ -112,7 +112,7 @@ def kernel_field(game, pd, weights, K_D, K_G=None, *, constant: str = "lagrange"
     non-numeric arrays.
     """
     who = "kernel_field"
-    game = _games.get(game)
+    game = _games.get(game, "kernel_field")
     check_choice(who, "constant", constant, _CONSTANTS)
     w = check_values(who, "weights", weights, sign="positive")
     n = w.shape[0]
@@ -135,4 +135,5 @@ def kernel_field(game, pd, weights, K_D, K_G=None, *, constant: str = "lagrange"
         labels=tuple(f"D[{i}]" for i in range(n)) + tuple(f"pg[{i}]" for i in range(n)),
         players=(tuple(range(n)), tuple(range(n, 2 * n))),
         meta={"game": game, "kind": "kernel", "constant": constant},
+        param_rules={"pd": "positive", "w": "positive", "K_D": "any", "K_G": "any", "d0": "derived"},
     )

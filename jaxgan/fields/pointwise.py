@@ -48,13 +48,14 @@ def pointwise_field(game: _games.Game | str, pd) -> Field:
 
     **Returns:** a `Field` of dimension 2 with labels `("D", "pg")`, `params = {"pd", "d0"}`
     and `meta = {"game": game, "kind": "pointwise"}`. Fields of the same game compile once:
-    a new `pd` (or `field.replace(pd=...)`) never recompiles.
+    a new `pd` (or `field.replace(pd=...)`) never recompiles. `replace` checks `pd` as this
+    function does and refuses `d0` (derived from the game).
 
-    **Raises:** `ArgumentError` (a `ValueError`) for a non-positive or non-finite `pd`, an
-    unknown game name, or a game whose `f1' + f2'` has no root (no rest point);
+    **Raises:** `ArgumentError` (a `ValueError`) for a non-positive or non-finite `pd` or one
+    the working float cannot hold (1e-300 would become 0 in float32), an unknown game name, or a game whose `f1' + f2'` has no root (no rest point);
     `ArgumentTypeError` for a non-numeric `pd`.
     """
-    game = _games.get(game)
+    game = _games.get(game, "pointwise_field")
     dtype = jnp.result_type(float)
     pd = check_scalar("pointwise_field", "pd", pd, sign="positive", what=" (a density)")
     d0 = game.rest_d(dtype)
@@ -69,4 +70,5 @@ def pointwise_field(game: _games.Game | str, pd) -> Field:
         name=game.name,
         labels=("D", "pg"),
         meta={"game": game, "kind": "pointwise"},
+        param_rules={"pd": "positive", "d0": "derived"},
     )

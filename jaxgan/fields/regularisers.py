@@ -28,7 +28,7 @@ import numpy as np
 
 from .._checks import bad_value, check_bool, check_instance, check_int, check_scalar, where
 from ..errors import ArgumentError, ArgumentTypeError
-from .field import Field, _check_known
+from .field import Field, _check_known, _check_param_value, _leaf_dtype
 
 __all__ = ["Regularised", "GradientPenalty", "InstanceNoise", "Consensus", "SymplecticAdjustment",
            "r1", "r2", "wgan_gp", "instance_noise", "consensus", "sga"]
@@ -87,15 +87,39 @@ class Regularised(Field):
 
     def replace(self, **values) -> "Field":
         """A copy with some parameters replaced: a weight name goes to its layer, any other name
-        to the root field. Values keep the dtype they replace and are not checked (traced and
-        batched values are accepted).
+        to the root field. Values keep the dtype they replace. Concrete values obey the
+        constructors' rules (a weight is non-negative and finite; the root's parameters follow
+        its `param_rules`, so a pointwise field's `d0` is refused); traced and batched values
+        pass unchecked.
 
-        **Raises:** `ArgumentError` for a name not in `params` (the message lists them).
+        **Raises:** `ArgumentError` for a name not in `params` (the message lists them) or a value
+        its rule refuses; `ArgumentTypeError` for a non-numeric value (a bool included).
         """
+        _check_known(self, values)
+        for k, v in values.items():
+            self.check_param("Field.replace", k, k, v)
+        return self._replace(**values)
+
+    @property
+    def param_rules(self) -> tuple:
+        """The root's `param_rules` and `"non-negative"` for every layer's weight."""
+        root, named = self.layers()
+        return tuple(sorted({**dict(root.param_rules), **{key: "non-negative" for _, key in named}}.items()))
+
+    def check_param(self, fn: str, arg: str, name: str, value) -> None:
+        """As `Field.check_param`, with each weight checked in its layer's dtype."""
+        root, named = self.layers()
+        for layer, key in named:
+            if key == name:
+                return _check_param_value(fn, arg, name, "non-negative", value, _leaf_dtype(layer.weight))
+        return root.check_param(fn, arg, name, value)
+
+    def _replace(self, **values) -> "Field":
+        # `replace` without the value checks (see `Field._replace`).
         _check_known(self, values)
         root, named = self.layers()
         weights = {key for _, key in named}
-        field = root.replace(**{k: v for k, v in values.items() if k not in weights})
+        field = root._replace(**{k: v for k, v in values.items() if k not in weights})
         for layer, key in named:
             weight = layer.weight
             if key in values:
@@ -106,12 +130,12 @@ class Regularised(Field):
     def velocity(self, params, z):
         """`velocity(params, z)`: the field's velocity with `params` (the dict view) in place of
         its own, the `Field` convention."""
-        return self.replace(**params)(z)
+        return self._replace(**params)(z)
 
     def _perturbed_velocity(self, params, z, shift_real, shift_fake):
         # `meta["perturbed_velocity"]` of a layer that keeps it (and defines `_perturbed`), in the
         # Field convention.
-        return self.replace(**params)._perturbed(z, shift_real, shift_fake)
+        return self._replace(**params)._perturbed(z, shift_real, shift_fake)
 
     # -- what the base knows
     @property

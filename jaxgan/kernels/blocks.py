@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_memory
 from ..errors import ArgumentError
 from .assembly import assemble, basis, blocks, crop, flatten_rows, gram, map_rows, take
 from .plan import Plan, call
@@ -77,6 +78,8 @@ def kernel_jacfwd(plan: Plan, params, budget, who: str = "parametric_kernel"):
             f"({need / 2**20:.1f} MiB > memory_budget {budget / 2**20:.1f} MiB) after {plan.n_params} forward "
             f"passes; it is the reference for small nets: use algorithm='structured' or 'jacobian'."
         )
+    check_memory(who, f"algorithm='jacfwd' (a {n_total}×{plan.n_params} Jacobian)", need,
+                 "use algorithm='structured' or 'jacobian'")
     j1 = _jacfwd_full(plan.fn, plan.skw, params, plan.dkw, plan.x1, plan.ex1)
     if plan.x2 is None:
         return crop(gram(j1, j1), j1.shape[0], j1.shape[0], 2)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 
+from .._checks import check_memory
 from .blocks import kernel_jacfwd, kernel_jacobian
 from .plan import DEFAULT_MEMORY_BUDGET, check_algorithm, check_batch_size, check_budget, choose_algorithm, make_plan
 from .structured import kernel_structured
@@ -65,7 +67,9 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
     **Returns:** `Float[Array, "n1 n2"]` in the dtype of `apply_fn`'s output (float64 if the
     parameters and inputs are float64), assembled block by block in place on the default device.
     The function drives a loop over blocks on the host, so it cannot itself be traced by
-    `jit`/`vmap`/`grad` (use `kernel_vp` there). Matrix products run at `Precision.HIGHEST`.
+    `jit`/`vmap`/`grad` (use `kernel_vp` there). A kernel (plus one block pair of
+    `memory_budget`) larger than the machine's memory is refused before anything is compiled.
+    Matrix products run at `Precision.HIGHEST`.
 
     **Raises:** before anything is compiled, naming the argument: `ArgumentTypeError` for arguments
     of the wrong kind (a non-callable `apply_fn`, non-floating `params`, a non-integer `batch_size`);
@@ -87,6 +91,11 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
     budget = check_budget(memory_budget, who)
     plan = make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled)
     algorithm = choose_algorithm(plan, algorithm, who)
+    n1 = plan.x1.shape[0]
+    n2 = n1 if plan.x2 is None else plan.x2.shape[0]
+    check_memory(who, f"the {n1}×{n2} kernel in {jnp.dtype(plan.dtype).name} (plus one block pair)",
+                 n1 * n2 * jnp.dtype(plan.dtype).itemsize + budget,
+                 "compute it on fewer inputs, or use kernels.kernel_vp (products K·g without forming K)")
     if algorithm == "structured":
         return kernel_structured(plan, params, batch_size, budget)
     if algorithm == "jacobian":

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import nets as _nets
-from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int
+from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int, check_memory
 from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["ALGORITHMS", "DEFAULT_MEMORY_BUDGET"]
@@ -86,8 +86,11 @@ def check_batch_size(batch_size, who: str) -> int | None:
 
 
 def check_budget(budget, who: str) -> int:
-    """A positive, finite number of bytes, as an int."""
-    return max(1, int(check_float(who, "memory_budget", budget, sign="positive")))
+    """A positive, finite number of bytes, as an int, within the machine's memory (a budget
+    beyond it would size blocks that cannot be allocated)."""
+    budget = max(1, int(check_float(who, "memory_budget", budget, sign="positive", dtype=np.float64)))
+    check_memory(who, f"argument `memory_budget` ({budget} bytes)", budget, "pass a smaller `memory_budget`")
+    return budget
 
 
 # ============================================================================ inputs

@@ -57,7 +57,7 @@ def spectrum(K, weights=None) -> KernelSpectrum:
     are not positive or not of length n; `ArgumentTypeError` for a `K` or weights that are not arrays.
     """
     who = "spectrum"
-    k_in = check_matrix(who, "K", K)
+    k_in = check_matrix(who, "K", K, dtype=np.float64)  # the spectrum is computed on the host in float64
     n = k_in.shape[0]
     eps = float(np.finfo(k_in.dtype).eps) if np.issubdtype(k_in.dtype, np.floating) else float(np.finfo(np.float64).eps)
     k = k_in.astype(np.float64)
@@ -68,7 +68,8 @@ def spectrum(K, weights=None) -> KernelSpectrum:
                             f"(max |K| = {scale:.3g}). A cross-kernel K(x1, x2) has no spectrum.")
     k = 0.5 * (k + k.T)
     w = np.ones(n) if weights is None else check_values(who, "weights", weights, sign="positive", size=n,
-                                                        what="one quadrature weight or density value per point")
+                                                        what="one quadrature weight or density value per point",
+                                                        dtype=np.float64)
     sw = np.sqrt(w)
     lam, u = np.linalg.eigh(sw[:, None] * k * sw[None, :])
     lam, u = lam[::-1], u[:, ::-1]

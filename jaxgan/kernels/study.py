@@ -158,7 +158,7 @@ def kernel_study(*, activation: str = "relu", width: int = 256, depth: int = 2, 
     check_choice(who, "bn_mode", bn_mode, BN_MODES)
     n = check_int(who, "n", n, lo=2)
     lo, hi = check_interval(who, "x_range", x_range, allow_none=False)
-    game = _games.get(game)
+    game = _games.get(game, "kernel_study")
     algorithm = check_algorithm(algorithm, who)
     seed = check_int(who, "seed", seed, lo=0)
 

@@ -39,10 +39,12 @@ def init_state(gan: GAN, key) -> TrainState:
 
 
 def seed_keys(seeds: np.ndarray):
-    """One key per seed: `jax.random.key(seed, impl="rbg")`, stacked."""
-    # The "rbg" generator (XLA's RngBitGenerator): its random bits compile an order of magnitude
-    # faster than threefry's on CPU, and each key's stream is the same alone or under vmap.
-    return jax.vmap(lambda s: jax.random.key(s, impl="rbg"))(jnp.asarray(seeds, jnp.uint32))
+    """One key per seed, stacked: seed `s` (an int in `[0, 2³²)`) has the key `jax.random.key(s)`
+    (JAX's default threefry2x32 generator)."""
+    # threefry, not XLA's RngBitGenerator ("rbg"): under `vmap` the RngBitGenerator draws every
+    # seed's bits from the *first* key of the batch, so a seed's run depended on its neighbours.
+    # threefry's bits are a pure function of the key, identical alone, under vmap and sharded.
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
 
 
 def split_seed_key(key):

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import bad_type, bad_value, check_bool, check_float, check_instance, check_int
+from .._checks import bad_type, bad_value, check_bool, check_float, check_instance, check_int, check_memory
 from ..fates import Fate
 from ..stability.krylov import ritz_values
 from .data import default_float
@@ -116,7 +116,8 @@ def compiled_programs() -> int:
 def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool):
     """The compiled training program, cached by (GAN structure, sizes, argument shapes and dtypes,
     optimisation level), so that compile time and run time can be reported apart."""
-    sig = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves((grids, args)))
+    sig = tuple((tuple(a.shape), str(a.dtype), str(getattr(a, "sharding", "")))
+                for a in jax.tree_util.tree_leaves((grids, args)))
     key = (program_key(gan), cfg, sig, bool(jax.config.jax_enable_x64), fast_compile)
     if key not in _COMPILED:
         if len(_COMPILED) > 64:
@@ -136,19 +137,76 @@ def _seed_parts(gan: GAN, keys):
     return parts[:, 1], parts[:, 2], jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
 
 
+def _spread(args, n_seeds: int):
+    """The per-seed arguments split along the seed axis over this process's devices when there
+    are several and their number divides the seeds; as they are otherwise (one device). Seeds
+    never interact and the keys are threefry's, so a seed's run does not change with the split."""
+    devices = jax.local_devices()
+    if len(devices) < 2 or n_seeds % len(devices):
+        return args
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("seeds",))
+    return jax.device_put(args, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")))
+
+
 # ============================================================================ host side
 
 
-def _check_seeds(seeds) -> np.ndarray:
+_SEED_LIMIT = 2**32  # seeds are uint32: `jax.random.key(s)` for s in [0, 2³²)
+
+
+def _check_seeds(seeds) -> np.ndarray | int:
+    """A count as an int (not yet materialised: a count in the billions is refused by the memory
+    check first), or a list of seeds as a 1-D int64 array of values in `[0, 2³²)`."""
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        return np.arange(check_int("train", "seeds", seeds))
+        return check_int("train", "seeds", seeds, 1, _SEED_LIMIT)
     try:
         arr = np.asarray(seeds)
     except (TypeError, ValueError):
         arr = np.asarray([], dtype=object)
     if arr.ndim != 1 or arr.size < 1 or not np.issubdtype(arr.dtype, np.integer):
         raise bad_type("train", "seeds", "a positive int (a count) or a 1-D list of ints", seeds)
+    bad = arr[(arr < 0) | (arr >= _SEED_LIMIT)]
+    if bad.size:  # a seed outside uint32 would silently wrap onto another seed's key
+        raise bad_value("train", "seeds", "ints in [0, 2**32) (seed s has the key jax.random.key(s))", int(bad[0]))
     return arr.astype(np.int64)
+
+
+def _n_params(net, d_in: int, d_out: int) -> tuple[int, int]:
+    """`(trainable, running statistics)` parameter counts of `net` from its sizes (nothing built)."""
+    sizes = (d_in, *net.hidden, d_out)
+    dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    bn = 2 * sum(net.hidden) if net.batchnorm else 0
+    return dense + bn, bn
+
+
+def _mib(n: float) -> str:
+    """Bytes as MiB, or GiB from 1 GiB on."""
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int) -> None:
+    """Refuse, before anything is allocated or compiled, a run whose arrays cannot fit in memory.
+
+    A lower estimate (so that no run that fits is refused): per seed, the training state (Adam:
+    two moments) and the flat copies the measurements keep, the Arnoldi basis, the activations
+    of the widest layer over the update, measurement and grid batches, the checkpoint logs on the
+    device and their float64 / complex128 copies on the host."""
+    b = np.dtype(default_float()).itemsize
+    dim, lat = gan.data.dim, gan.latent_dim
+    (pd, sd), (pg, sg) = _n_params(gan.discriminator, dim, 1), _n_params(gan.generator, lat, dim)
+    p, stats = pd + pg, sd + sg
+    width = max((dim, lat, *gan.discriminator.hidden, *gan.generator.hidden))
+    depth = len(gan.discriminator.hidden) + len(gan.generator.hidden) + 2
+    rows = cfg.n_eval + 2 * gan.batch_size + 2 * n_grid
+    n_chk = cfg.steps // cfg.measure_every + 1
+    row_log = 3 * n_grid + 2 * dim + 16
+    device = b * ((8 + cfg.krylov) * p + 2 * stats + 2 * rows * width * depth + n_chk * (row_log + cfg.krylov ** 2))
+    host = n_chk * (8 * (row_log + cfg.krylov ** 2) + 16 * top) + 16 * p
+    what = (f"training {n_seeds} seeds ({_mib(device + host)} each: {p} parameters, {n_chk} checkpoints "
+            f"of {n_grid} grid points, batches of {cfg.n_eval} samples)")
+    check_memory("train", what, float(n_seeds) * (device + host),
+                 "train fewer seeds per call (and concatenate the results), or smaller networks, "
+                 "`n_eval`, `n_grid` or fewer checkpoints (a larger `measure_every`)")
 
 
 def _grids(gan: GAN, n_grid: int, n_bins: int, bandwidth: float | None):
@@ -202,16 +260,20 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
 
     One compiled program: `vmap` over seeds of a `lax.scan` over checkpoints, each an inner
     `fori_loop` of `measure_every` updates followed by the measurements (see `TrainResult`).
-    Reproducible bit for bit for the same seeds, sizes and machine; a seed's run does not depend
-    on the other seeds. The program is compiled once per GAN structure and sizes: a GAN whose
-    `Optimizer`s differ only in their numbers (e.g. the learning rate) reuses it.
+    With several local devices whose number divides the number of seeds, the seeds are split
+    over them (otherwise the run is on the default device). Reproducible bit for bit for the same
+    seeds, sizes and machine; a seed's run does not depend on the other seeds in the call (nor on
+    their number, order or devices). The program is compiled once per GAN structure and sizes: a
+    GAN whose `Optimizer`s differ only in their numbers (e.g. the learning rate) reuses it.
 
     **Arguments:**
 
     - `gan`: a `GAN`.
-    - `seeds`: a count (seeds `0..n-1`) or a list of ints; seed `s` uses the key
-      `jax.random.key(s, impl="rbg")` (XLA's RngBitGenerator), split into the keys of the initial
-      parameters, of the updates and of the measurements.
+    - `seeds`: a count (seeds `0..n-1`) or a list of ints in `[0, 2³²)`. Seed `s` has the key
+      `jax.random.key(s)` (JAX's default threefry2x32 generator), split by
+      `jax.random.split(key, 3)` into the keys of the initial parameters, of the updates (update
+      `i` draws from `fold_in(k_train, i)`) and of the measurements. Threefry's bits are a pure
+      function of the key, so a seed's run is the same bit for bit alone or beside any other seeds.
     - `steps`: updates (a multiple of `measure_every`); `measure_every`: updates per checkpoint.
     - `n_eval`: generator and data samples per measurement (fixed per seed across checkpoints).
     - `n_grid`: points of the x grid for D and pg (in 2-D, the nearest square); `n_bins`: histogram
@@ -228,7 +290,9 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
 
     **Returns:** a `TrainResult`, with the fates of `classify`.
 
-    **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument, before anything is compiled.
+    **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument, before anything is compiled;
+    `ArgumentError` with the estimate when the run's arrays cannot fit in memory (too many seeds,
+    networks too wide, too many checkpoints), before anything is allocated.
     """
     check_instance("train", "gan", gan, GAN, "a jaxgan.neural.GAN")
     seeds_arr = _check_seeds(seeds)
@@ -237,10 +301,13 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     n_grid = check_int("train", "n_grid", n_grid, 2)
     n_bins = check_int("train", "n_bins", n_bins, 2)
     bandwidth = None if bandwidth is None else check_float("train", "bandwidth", bandwidth)
+    _check_memory(gan, cfg, seeds_arr if isinstance(seeds_arr, int) else seeds_arr.size, n_grid, top)
+    if isinstance(seeds_arr, int):
+        seeds_arr = np.arange(seeds_arr, dtype=np.int64)
     grids, grid, pd_grid = _grids(gan, n_grid, n_bins, bandwidth)
     if fast_compile is None:
         fast_compile = len(seeds_arr) * cfg.steps <= 20000
-    args = _seed_parts(gan, seed_keys(seeds_arr))
+    args = _spread(_seed_parts(gan, seed_keys(seeds_arr)), seeds_arr.size)
     t0 = time.perf_counter()
     program = _compiled(gan, cfg, grids, args, check_bool("train", "fast_compile", fast_compile))
     t1 = time.perf_counter()
@@ -260,7 +327,7 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
 def _run_config(gan: GAN, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol, tail):
     """`train`'s checked sizes as a `RunConfig`, and its `top`, `tol` and `tail`."""
     who = "train"
-    steps = check_int(who, "steps", steps)
+    steps = check_int(who, "steps", steps, 1, 2**31 - 1)  # int32 step counters
     measure_every = check_int(who, "measure_every", measure_every)
     if steps % measure_every:
         raise bad_value(who, "steps", f"a multiple of `measure_every` ({measure_every})", steps)

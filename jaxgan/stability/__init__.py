@@ -12,15 +12,15 @@ field's rest point.
 """
 
 from . import continuous, discrete, jacobians, krylov, modes
-from .continuous import (KINDS, StabilityConditions, StabilityReport, analyze, classify, eigenvalues_over,
-                         point_or_rest, stability_conditions)
+from .continuous import (KINDS, OutsideDomainWarning, StabilityConditions, StabilityReport, analyze, classify,
+                         eigenvalues_over, point_or_rest, stability_conditions)
 from .discrete import (StabilityRegion, max_stable_lr, spectral_radii, stability_region, step_jacobian,
                        step_spectral_radius)
 from .jacobians import field_jacobian, jacobian, update_jacobian
 from .krylov import arnoldi, ritz_values
 from .modes import FieldModes, field_eigenvalues, field_modes
 
-__all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
+__all__ = ["OutsideDomainWarning", "StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
            "eigenvalues_over", "point_or_rest", "KINDS", "step_jacobian", "step_spectral_radius",
            "max_stable_lr", "StabilityRegion", "stability_region", "spectral_radii", "field_jacobian",
            "jacobian", "update_jacobian", "arnoldi", "ritz_values", "continuous", "discrete", "jacobians",

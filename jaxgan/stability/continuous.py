@@ -4,13 +4,14 @@ and the pointwise games' stability criterion stated with its numbers."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import games as _games
-from .._checks import check_instance, check_values
+from .._checks import check_instance, check_memory, check_values
 from .._format import eigenvalues_text
 from ..dynamics import Optimizer, UpdateRule, canonical_state, is_optax
 from ..errors import ArgumentError, ArgumentTypeError
@@ -18,7 +19,12 @@ from ..fields import Field
 from .jacobians import field_jacobian, jacobian
 
 __all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
-           "eigenvalues_over", "point_or_rest", "KINDS"]
+           "eigenvalues_over", "point_or_rest", "check_linearisation", "OutsideDomainWarning", "KINDS"]
+
+
+class OutsideDomainWarning(UserWarning):
+    """A linearisation was asked for at a point outside the field's domain (where the field
+    may still be finite, e.g. `pg < 0` for a pointwise field, but has no meaning)."""
 
 KINDS = ("stable node", "unstable node", "stable focus", "unstable focus", "centre", "saddle", "degenerate")
 
@@ -120,6 +126,55 @@ def check_field_param(fn: str, field: Field, param) -> str:
     return param
 
 
+def _point_text(p) -> str:
+    return np.array2string(np.asarray(p, dtype=np.float64), threshold=8, precision=6)
+
+
+def check_linearisation(fn: str, field: Field, p, jac=None, *, warn_outside: bool = True,
+                        stacklevel: int = 3) -> None:
+    """Refuse a linearisation that is not finite, saying what, where and the likely cause; warn
+    (`OutsideDomainWarning`) when a finite one is taken outside the field's domain.
+
+    **Arguments:** `fn`: the public function (for messages); `field`; `p`: the point, shape
+    `(n,)`; `jac`: the Jacobian there (host or device array), or `None` to check the velocity
+    only; `warn_outside`: whether to warn for a point outside the domain; `stacklevel`: of the
+    warning (3: the caller of the function that called this one).
+
+    **Raises:** `ArgumentError` when the velocity or the Jacobian at `p` holds NaN or inf.
+    """
+    v = np.asarray(field(jnp.asarray(p)), dtype=np.float64)
+    inside = bool(field.in_domain(np.asarray(p), xp=np))
+    bad_v = ~np.isfinite(v)
+    bad_j = None if jac is None else ~np.isfinite(np.asarray(jac, dtype=np.float64))
+    if not (bad_v.any() or (bad_j is not None and bad_j.any())):
+        if not inside and warn_outside:
+            warnings.warn(f"{fn}: the point z = {_point_text(p)} is outside the domain of field {field.name!r} "
+                          f"({field.domain_str()}); the linearisation there describes no run of the dynamics.",
+                          OutsideDomainWarning, stacklevel=stacklevel)
+        return
+    what = (f"the velocity ({int(bad_v.sum())} of {v.size} entries NaN/inf)" if bad_v.any()
+            else f"the Jacobian ({int(bad_j.sum())} of {bad_j.size} entries NaN/inf)")
+    if not inside:
+        cause = (f"the point is outside the field's domain ({field.domain_str()}), where its formulas are "
+                 f"undefined (e.g. the log of a non-positive number)")
+    elif bad_v.any():
+        cause = ("the field overflows or is undefined there (e.g. a log or a division at the edge of its "
+                 "domain, or values too large for the working float)")
+    else:
+        cause = ("the field is not differentiable there (e.g. a square root or an absolute value at 0, or a "
+                 "derivative that overflows)")
+    raise ArgumentError(f"{fn}: {what} of field {field.name!r} at z = {_point_text(p)} is not finite; likely "
+                        f"cause: {cause}. Choose a point inside the domain where the field is smooth.")
+
+
+def check_dense_size(fn: str, field: Field, count: int = 1) -> None:
+    """Refuse, before compiling, `count` dense `n×n` Jacobians of `field` (plus their float64 host
+    copies and numpy's eigen-solver workspace, about 4 copies) that do not fit in memory."""
+    n = field.dim
+    check_memory(fn, f"{count} dense {n}×{n} Jacobian(s) and their eigenvalues", 4.0 * count * n * n * 8,
+                 "use matrix-free eigenvalues (jaxgan.stability.arnoldi / ritz_values) on a field this large")
+
+
 def _sorted_eigs(m) -> np.ndarray:
     ev = np.linalg.eigvals(np.asarray(m, dtype=np.float64))
     return ev[np.lexsort((ev.imag, ev.real))]
@@ -135,15 +190,25 @@ def analyze(field: Field, z=None) -> StabilityReport:
 
     **Returns:** a `StabilityReport` (`.jacobian`, `.eigenvalues`, `.kind`, `.stable`).
 
-    **Raises:** `ArgumentError` if `z` is omitted and the field has no rest point, or `z` has
-    the wrong shape.
+    **Raises:** `ArgumentError` if `z` is omitted and the field has no rest point, `z` has the
+    wrong shape, or the velocity or the Jacobian at the point is not finite (the message says
+    which, where, and the likely cause, e.g. a point outside the domain).
+
+    **Warns:** `OutsideDomainWarning` for a point outside the field's domain where the field is
+    finite (the linearisation is computed, but describes no run of the dynamics).
 
     Example: the classic GAN at pd = 0.2 is a stable focus with eigenvalues
     `-0.8 ± 1.833i` (= -4pd ± 2√(4pd² - 1)).
     """
     check_instance("analyze", "field", field, Field, "a jaxgan Field")
-    p = point_or_rest(field, z, "analyze")
+    return linearise("analyze", field, point_or_rest(field, z, "analyze"))
+
+
+def linearise(fn: str, field: Field, p) -> StabilityReport:
+    """`analyze` at the canonical point `p`, with messages and warnings naming `fn`."""
+    check_dense_size(fn, field)
     jac = np.asarray(field_jacobian(field, p))
+    check_linearisation(fn, field, p, jac, stacklevel=4)  # the warning points at the user's call
     ev = _sorted_eigs(jac)
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
     return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
@@ -229,7 +294,7 @@ def stability_conditions(game) -> StabilityConditions:
 
     **Returns:** a `StabilityConditions` (print it, or read `.curvature`, `.coupling`, `.stable`).
     """
-    game = _games.get(game)
+    game = _games.get(game, "stability_conditions")
     dtype = jnp.result_type(float)
     d0 = jnp.asarray(game.rest_d(dtype), dtype)
     curv = float(jax.grad(game.df1)(d0) + jax.grad(game.df2)(d0))
@@ -250,12 +315,16 @@ def eigenvalues_over(field: Field, z=None, *, param: str, values) -> np.ndarray:
 
     **Returns:** `Complex[ndarray, "P n"]`.
 
-    **Raises:** `ArgumentError` for an unknown `param`, bad `values`, or no rest point.
+    **Raises:** `ArgumentError` for an unknown `param`, bad `values` (each checked by the
+    parameter's rule, as `Field.replace` does), no rest point, or a Jacobian that is not finite
+    for some value (the message names the value and the point).
     """
     fn = "eigenvalues_over"
     check_instance(fn, "field", field, Field, "a jaxgan Field")
     check_field_param(fn, field, param)
     vals = check_values(fn, "values", values)
+    field.check_param(fn, "values", param, vals)
+    check_dense_size(fn, field, vals.size)
     z_fixed = None if z is None else point_or_rest(field, z, fn)
     if z is None:
         point_or_rest(field, None, fn)  # refuses a field without a rest point, before compiling
@@ -267,6 +336,13 @@ def eigenvalues_over(field: Field, z=None, *, param: str, values) -> np.ndarray:
         return jacobian(f, p)
 
     m = np.asarray(jax.jit(jax.vmap(jac))(jnp.asarray(vals, dtype)), dtype=np.float64)
+    bad = ~np.all(np.isfinite(m), axis=(-2, -1))
+    if bad.any():
+        i = int(np.argmax(bad))
+        f = field.replace(**{param: vals[i]})
+        p = z_fixed if z_fixed is not None else jnp.asarray(f.rest_point, dtype)
+        check_linearisation(f"{fn} ({param} = {vals[i]:g}, {int(bad.sum())} of {bad.size} values)", f, p, m[i],
+                            warn_outside=False)
     ev = np.linalg.eigvals(m).astype(np.complex128)
     order = np.lexsort((ev.imag, ev.real), axis=-1)
     return np.take_along_axis(ev, order, axis=-1)

@@ -18,7 +18,7 @@ from .._checks import check_float, check_instance, check_values
 from ..dynamics import Optimizer, get_rule, method_args
 from ..errors import ArgumentError, ArgumentTypeError
 from ..fields import Field
-from .continuous import analyze, check_field_param, point_or_rest
+from .continuous import check_field_param, check_linearisation, linearise, point_or_rest
 from .jacobians import compiled_update_jacobian, update_jacobian, update_jacobians_over_lr
 
 __all__ = ["step_jacobian", "step_spectral_radius", "max_stable_lr", "StabilityRegion", "stability_region",
@@ -40,6 +40,7 @@ def _step_jacobian(fn: str, field, z, method, lr) -> np.ndarray:
     check_instance(fn, "field", field, Field, "a jaxgan Field")
     p = point_or_rest(field, z, fn)  # first: a rule passed where `z` goes gets the convention's hint
     rule, arg = method_args(method, lr, fn=fn)
+    check_linearisation(fn, field, p, stacklevel=4)  # a NaN velocity (e.g. outside the domain) is named, not hinted at
     arg = jax.tree_util.tree_map(lambda a: a.astype(p.dtype), arg)
     return np.asarray(compiled_update_jacobian(field, p, arg, rule=rule))
 
@@ -156,21 +157,27 @@ def max_stable_lr(field: Field, z=None, *, method="euler", lr_max: float | None 
 
     **Returns:** a float: 0.0 if no positive step is stable, `math.inf` if stable up to `lr_max`.
 
-    **Raises:** `ArgumentError` for a rule without a step size, a bad `lr_max`, or as `analyze`.
+    **Raises:** `ArgumentError` for a rule without a step size, an `lr_max` that is not a
+    positive finite number (checked for every method, `"euler"` included; a bool is refused), or
+    as `analyze` (a point where the field or its Jacobian is not finite).
 
     Example: the classic GAN at pd = 0.2 has λ = -0.8 ± 1.833i, so lr < 1.6/4 = 0.4.
     """
     fn = "max_stable_lr"
+    check_instance(fn, "field", field, Field, "a jaxgan Field")
+    # Checked for every method (even "euler", which does not use it): a bad value is a slip. The
+    # search runs in float64.
+    lr_max = None if lr_max is None else check_float(fn, "lr_max", lr_max, dtype=np.float64)
     rule = get_rule(method, fn)
     if not rule.takes_lr or isinstance(method, Optimizer):
         raise ArgumentError(f"{fn} argument `method` must be a rule with a step size; {rule.name!r} carries its own.")
     p = point_or_rest(field, z, fn)
-    ev = analyze(field, p).eigenvalues
+    ev = linearise(fn, field, p).eigenvalues
     if rule.name == "euler":
         if np.any(ev.real >= 0):
             return 0.0
         return float(np.min(-2.0 * ev.real / np.abs(ev) ** 2))
-    hi = 100.0 / (float(np.max(np.abs(ev))) or 1.0) if lr_max is None else check_float(fn, "lr_max", lr_max)
+    hi = 100.0 / (float(np.max(np.abs(ev))) or 1.0) if lr_max is None else lr_max
     # In float64 whatever the working precision (a scoped switch, restored on exit): at small
     # steps the radius is 1 - O(lr²) for extragradient/optimistic on a centre, which float32
     # cannot tell from 1.
@@ -276,9 +283,13 @@ def stability_region(field: Field, z=None, *, method="euler", lrs, param: str | 
     lrs = check_values(fn, "lrs", lrs, sign="positive")
     rule, base, kind = _region_setup(fn, field, method, param, values)
     vals = None if values is None else check_values(fn, "values", values)
+    if kind == "field":
+        field.check_param(fn, "values", param, vals)  # the rule `Field.replace` applies
     z_fixed = None if z is None else point_or_rest(field, z, fn)
     if z is None:
         point_or_rest(field, None, fn)  # refuses a field without a rest point, before compiling
+    # The field itself must be finite where it is linearised (a NaN there is not a NaN radius).
+    check_linearisation(fn, field, z_fixed if z_fixed is not None else point_or_rest(field, None, fn))
     dtype = jnp.result_type(float)
 
     def jac(lr, val):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._checks import check_instance
 from ..fields import Field
-from .continuous import point_or_rest
+from .continuous import check_dense_size, check_linearisation, point_or_rest
 from .jacobians import field_jacobian
 
 __all__ = ["FieldModes", "field_modes", "field_eigenvalues"]
@@ -90,12 +90,17 @@ def field_eigenvalues(field: Field, z=None) -> np.ndarray:
     **Returns:** `Complex[ndarray, "m"]`, sorted by real part, then imaginary part.
 
     **Raises:** `ArgumentTypeError` when `field` is not a `Field`; `ArgumentError` when it has
-    no rest point and no `z` is given, or `z` has the wrong shape.
+    no rest point and no `z` is given, `z` has the wrong shape, the dense Jacobian would not fit
+    in memory, or the field or its Jacobian is not finite at the point (said where and why).
+
+    **Warns:** `OutsideDomainWarning` for a finite point outside the domain.
     """
     fn = "field_eigenvalues"
     check_instance(fn, "field", field, Field, "a jaxgan Field")
     z = point_or_rest(field, z, fn)
+    check_dense_size(fn, field)
     jac = np.asarray(field_jacobian(field, z), dtype=np.float64)  # = jaxgan.analyze(field, z).jacobian
+    check_linearisation(fn, field, z, jac)  # a NaN here was numpy's LinAlgError
     if field.get_meta("kind") == "kernel" and field.get_meta("constant") == "lagrange":
         q = _mass_preserving_basis(np.asarray(field.params["w"], dtype=np.float64))
         jac = q.T @ jac @ q

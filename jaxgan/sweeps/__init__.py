@@ -59,36 +59,73 @@ compiled kernel. The final state of a decided start is its state at the decision
   cores as devices with `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before
   JAX starts).
 - **Resume.** Given `out=FOLDER`, each finished chunk is written atomically (temporary file
-  + rename) as `FOLDER/chunk_NNNNNN.npz`, next to a `manifest.json` that identifies the
-  sweep. Run again with the same arguments, finished chunks are read back instead of
-  recomputed: a killed sweep, rerun, gives a result identical to an uninterrupted one. A
-  folder of another sweep, or a corrupt chunk, is refused (`jaxgan.errors.StoreError`)
-  before anything is computed or overwritten.
+  + rename) as `FOLDER/chunk_NNNNNN.npz`, with a SHA-256 checksum of its arrays, next to a
+  `manifest.json` that identifies the sweep. Run again with the same arguments, finished
+  chunks are read back (their checksums verified) instead of recomputed: a killed sweep,
+  rerun, gives a result identical to an uninterrupted one. A folder of another sweep, or a
+  corrupt chunk, is refused (`jaxgan.errors.StoreError`) before anything is computed or
+  overwritten.
+- **What a folder holds.** The identity of a sweep is everything that changes its numbers,
+  not names: the grid (or starts), `steps`, the dtype, the chunking, the fate rule's settings
+  and `check_every`, the values of the field's leaves (`pd`, weights, ...), `lr` or an
+  `Optimizer`'s hyper-parameters, and a fingerprint of the computation: the SHA-256 of the
+  lowered program text (StableHLO, for the CPU, without source locations) of one guarded
+  update of the rule on the field at abstract shapes. The fingerprint tells apart what has
+  one name: two plain optax transformations (`optax.sgd(0.1)` and `optax.sgd(0.2)`), two
+  games called alike, a custom velocity and the constants it closes over, an adaptive
+  solver's tolerances. It is the same in every process and on every host running the same
+  jaxgan and JAX (another JAX version may lower differently: the folder is then refused, and
+  the message names both versions). Resuming with anything different is refused with what
+  differs, e.g. `method.lr: 0.001 vs 0.002` or "the computation of one update differs".
 
 ## Several hosts
 
-Chunks are independent, so hosts split them with `part=(index, count)`: each process runs
-the chunks `i` with `i % count == index` into one shared folder, then any process
+Chunks are independent, so processes split them with `part=(index, count)` (integers): each
+process runs the chunks `i` with `i % count == index` into one shared folder, then any process
 assembles the result (every chunk present: nothing is recomputed):
 
 ```python
 import jax, jaxgan
+from jax.experimental import multihost_utils
 jax.distributed.initialize()          # coordinator address etc. from the environment / arguments
 field = jaxgan.pointwise_field("minimax", 0.2)
 kw = dict(steps=10_000, lr=1e-3, out="/shared/minimax_basins")
 jaxgan.basins(field, (0.01, 0.99, 4096), (0.01, 2.0, 4096),
               part=(jax.process_index(), jax.process_count()), **kw)   # None until all parts are in
-# ... once every process has finished (e.g. after a barrier, or on one host later):
-result = jaxgan.basins(field, (0.01, 0.99, 4096), (0.01, 2.0, 4096), **kw)
+multihost_utils.sync_global_devices("every part is in")               # a barrier
+if jax.process_index() == 0:
+    result = jaxgan.basins(field, (0.01, 0.99, 4096), (0.01, 2.0, 4096), **kw)
 ```
 
-Within a process each chunk is split over that process's local devices.
+(tested with `jax.distributed.initialize("127.0.0.1:PORT", num_processes=2, process_id=i)`
+on one machine's CPU). Within a process each chunk is split over that process's local devices.
+The part that completes the folder returns the whole result, chunks of the other processes
+included.
+
+Several processes may write one folder at the same time, on one host or several sharing a
+file system: the manifest is created exclusively (the first process writes it; every other
+checks its own identity against it), and each process writes its own temporary files,
+`.<file>.<host>.<pid>.<random>.tmp`, then renames them into place. Setting up a folder removes
+only stale temporaries, left by killed writers: those of a process of this host that no longer
+runs, and any older than six hours (`store.STALE_AFTER_S`; a chunk is written in seconds). A
+temporary of a live process is never removed.
+
+## Limits
+
+Checked before anything compiles: `steps` at most 2³¹ - 1 (steps are int32 on the device);
+`plane` and `part` entries integers (a float is refused, never truncated); the results
+(about `9 + n·itemsize` bytes per start, on the host) and one chunk (on each device) must fit
+in memory, else the message gives the estimate and the way out (a smaller grid or `chunk`);
+swept values are representable in the working float and obey their parameter's rule (a
+swept `pd` is positive, a regulariser's weight non-negative, a pointwise field's `d0` is
+derived from the game and cannot be swept).
 
 ## Modules
 
-`api` (`basins`, `sweep`: their checks and jobs), `engine` (the compiled chunk kernel, its
-fast path and exact replay), `runner` (chunks over devices), `store` (the chunk folder and
-the result files), `results` (`BasinsResult`, `SweepResult`, `load`).
+`api` (`basins`, `sweep`: their checks and jobs), `limits` (memory and swept parameters'
+rules), `engine` (the compiled chunk kernel, its fast path and exact replay), `runner` (chunks
+over devices), `identity` (the fingerprint of a sweep's computation), `store` (the chunk folder
+and the result files), `results` (`BasinsResult`, `SweepResult`, `load`).
 """
 
 from .api import basins, sweep

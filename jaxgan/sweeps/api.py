@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Mapping, Sequence
 
 import jax
@@ -17,6 +18,8 @@ from ..fields import Field
 from ..progress import reporter
 from ..stability import max_stable_lr
 from .engine import auto_check_every
+from .identity import identity
+from .limits import check_field_values, check_memory_for
 from .results import BasinsResult, SweepResult
 from .runner import Jobs, Options, batched_field, check_devices, check_part, run
 from .store import array_digest, folder_chunk
@@ -52,19 +55,48 @@ def _setup(fn, field, *, steps, tol, bound, cycle_rtol, cycle_turns, check_every
     """The checks `basins` and `sweep` share; returns `(field, options, part, devices)` with the
     chunk resolved (`check_every` may still be None: it depends on the method and the field)."""
     field = _check_field(fn, field)
-    steps = check_int(fn, "steps", steps)
+    steps = _check_steps(fn, steps)
+    if isinstance(cycle_turns, (int, np.integer)) and cycle_turns > _MAX_STEPS:  # an int32 on the device
+        raise bad_value(fn, "cycle_turns", f"an integer in [1, {_MAX_STEPS}] (turns are counted in int32)",
+                        cycle_turns)
     rule = check_rule(fn, FateRule(tol, bound, cycle_rtol, cycle_turns), arg=None)
     if check_every is not None:
         check_every = min(check_int(fn, "check_every", check_every), steps)
     if chunk is not None:
         chunk = check_int(fn, "chunk", chunk)
-    plane = check_plane(fn, plane, field.dim)
+    plane = check_plane(fn, _check_int_pair(fn, "plane", plane, "a pair of coordinate indices"), field.dim)
     part = check_part(fn, part, out)
     devs = check_devices(fn, devices)
     reporter(fn, progress, fn, 0)  # checks `progress` now, before anything compiles
     chunk = _resolve_chunk(chunk, out, devs)
     return field, Options(steps, rule.tol, rule.bound, rule.cycle_rtol, rule.cycle_turns, check_every, plane,
                           chunk), part, devs
+
+
+_MAX_STEPS = 2**31 - 1  # steps and decision steps are int32 on the device
+
+
+def _check_steps(fn: str, steps) -> int:
+    """`steps` as an int in `[1, 2**31 - 1]`: the kernel counts steps in int32."""
+    steps = check_int(fn, "steps", steps)
+    if steps > _MAX_STEPS:
+        raise ArgumentError(
+            f"{fn} argument `steps` must be at most 2**31 - 1 = {_MAX_STEPS} (steps are counted in int32 on the "
+            f"device); got {steps}. Run fewer steps, then continue from the final states (`starts=result.final`)."
+        )
+    return steps
+
+
+def _check_int_pair(fn: str, arg: str, value, what: str) -> tuple:
+    """`value` as a pair of Python ints: a float (even `1.0`) or a bool is refused, never truncated."""
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise bad_type(fn, arg, what + " (integers)", value) from None
+    if len(pair) != 2 or not all(isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
+                                 for p in pair):
+        raise bad_type(fn, arg, what + " (integers)", value)
+    return tuple(int(p) for p in pair)
 
 
 def _resolve_chunk(chunk, out, devs) -> int:
@@ -87,6 +119,15 @@ def _method(method, lr):
     elif lr is not None:
         desc["lr"] = float(lr)
     return rule, arg, desc
+
+
+def _key(settings: dict, field: Field, rule: UpdateRule, arg, dtype, out) -> dict:
+    """The identity of a sweep for its chunk folder: the settings plus what they hold only by name
+    (the traced computation's fingerprint, the field's leaves; see `jaxgan.sweeps.identity`).
+    Only a sweep with `out` needs it (lowering one update takes a moment)."""
+    if out is None:
+        return settings
+    return {**settings, "identity": identity(field, rule, arg, dtype)}
 
 
 def _field_desc(field: Field) -> dict:
@@ -138,9 +179,11 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     **Returns:** a `BasinsResult` (`None` when `part` leaves chunks to other processes).
 
     **Raises:** `jaxgan.errors.ArgumentError`/`ArgumentTypeError` for bad input (empty or
-    inverted ranges, n < 1, non-finite bounds, starts outside the domain, steps <= 0,
-    lr <= 0, an unknown method, a field without a rest point), and
-    `jaxgan.errors.StoreError` for a foreign or corrupt `out` folder, before anything compiles.
+    inverted ranges, n < 1, non-finite bounds, starts outside the domain, steps <= 0 or
+    >= 2**31, lr <= 0, an unknown method, a field without a rest point, `plane` or `part`
+    entries that are not integers, results or a chunk too large for memory: the message gives
+    the estimate), and `jaxgan.errors.StoreError` for a foreign or corrupt `out` folder or one
+    holding another sweep (the message says what differs), before anything compiles.
 
     Example: `jaxgan.basins(jaxgan.pointwise_field("minimax", 0.2), (0.01, 0.99, 256),
     (0.01, 2.0, 256), steps=10_000, lr=1e-3).fractions()`.
@@ -153,6 +196,7 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     p_lo, p_hi, n_pg = check_grid_range(fn, "pg_range", pg_range)
     rule, arg, mdesc = _method(method, lr)
     dtype = np.dtype(jnp.result_type(float))
+    check_memory_for(fn, n_d * n_pg, field.dim, dtype, opts.chunk, devs, f"a {n_d:,} × {n_pg:,} grid")
     d_axis = np.linspace(d_lo, d_hi, n_d)
     pg_axis = np.linspace(p_lo, p_hi, n_pg)
     rest = np.asarray(field.rest_point, np.float64)
@@ -177,8 +221,8 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     settings = {"kind": "basins", "field": _field_desc(field), "method": mdesc, **opts.as_dict(),
                 "d_range": [d_lo, d_hi, n_d], "pg_range": [p_lo, p_hi, n_pg], "dtype": dtype.name,
                 "rest_point": rest.tolist()}
-    res = run(fn, Jobs(field, rule, arg, dtype, n_d * n_pg, starts), opts, settings, out=out, part=part,
-              devices=devs, progress=progress)
+    res = run(fn, Jobs(field, rule, arg, dtype, n_d * n_pg, starts), opts, _key(settings, field, rule, arg, dtype, out),
+              out=out, part=part, devices=devs, progress=progress)
     if res is None:
         return None
     fate, step, final, turns = res
@@ -194,8 +238,9 @@ def _static_rule(method) -> UpdateRule:
     return method.traced_rule if isinstance(method, Optimizer) else get_rule(method)
 
 
-def _grid(fn: str, grid, field: Field, method) -> tuple[list[str], list[np.ndarray], dict]:
-    """The axes of `grid`: names, values (float64), and each one's kind (`lr`, `field`, `hyper`)."""
+def _grid(fn: str, grid, field: Field, method, dtype) -> tuple[list[str], list[np.ndarray], dict]:
+    """The axes of `grid`: names, values (float64, each representable in `dtype` and obeying its
+    parameter's rule), and each one's kind (`lr`, `field`, `hyper`)."""
     if not isinstance(grid, Mapping) or not grid:
         raise bad_type(fn, "grid", "a non-empty mapping name -> values", grid)
     rule = _static_rule(method)
@@ -220,8 +265,11 @@ def _grid(fn: str, grid, field: Field, method) -> tuple[list[str], list[np.ndarr
             valid = ["lr"] * rule.takes_lr + sorted(field_names) + sorted(hyper_names)
             raise ArgumentError(f"{fn} argument `grid` names an unknown parameter {name!r}; valid names: "
                                 f"{', '.join(valid)}.")
-        positive = kind == "lr" or (kind == "field" and name == "pd" and field.get_meta("kind") == "pointwise")
-        values.append(check_values(fn, f"grid[{name!r}]", vals, sign="positive" if positive else "any"))
+        if kind == "field":  # the constructor's rule: a positive pd, no derived d0, ...
+            values.append(check_field_values(fn, f"grid[{name!r}]", field, name, vals, dtype))
+        else:
+            values.append(check_values(fn, f"grid[{name!r}]", vals, sign="positive" if kind == "lr" else "any",
+                                       dtype=dtype))
         names.append(name)
         kinds[name] = kind
     return names, values, kinds
@@ -382,9 +430,11 @@ def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=N
     `median_time()`, per grid point (`None` when `part` leaves chunks to other processes).
 
     **Raises:** `jaxgan.errors.ArgumentError`/`ArgumentTypeError` for bad input (an unknown or
-    empty axis, non-finite or non-positive `lr`/`pd` values, no or several kinds of starts,
-    starts outside the domain, and as `basins`), `jaxgan.errors.StoreError` as `basins`,
-    before anything compiles.
+    empty axis, non-finite or non-positive `lr`/`pd` values, values the working float cannot
+    hold, a swept value its parameter's constructor would refuse (a negative weight) or a
+    derived parameter (a pointwise field's `d0`), no or several kinds of starts, starts
+    outside the domain, and as `basins`), `jaxgan.errors.StoreError` as `basins`, before
+    anything compiles.
 
     Example (the lr x pd phase diagram of the classic GAN):
     `jaxgan.sweep(field, {"lr": np.geomspace(0.05, 1, 12), "pd": np.linspace(0.05, 1, 10)},
@@ -394,12 +444,15 @@ def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=N
     field, opts, part, devs = _setup(fn, field, steps=steps, tol=tol, bound=bound, cycle_rtol=cycle_rtol,
                                      cycle_turns=cycle_turns, check_every=check_every, plane=plane, chunk=chunk,
                                      out=out, part=part, devices=devices, progress=progress)
-    names, values, kinds = _grid(fn, grid, field, method)
+    dtype = np.dtype(jnp.result_type(float))
+    names, values, kinds = _grid(fn, grid, field, method, dtype)
     rule, arg, mdesc = _method(method, _grid_lr(fn, lr, names, values))
     if "lr" in names:
         mdesc.pop("lr", None)
-    dtype = np.dtype(jnp.result_type(float))
     S, relative = _sweep_starts(fn, field, starts, offsets, d_range, pg_range)
+    n_points = math.prod(len(v) for v in values)
+    check_memory_for(fn, n_points * S.shape[0], field.dim, dtype, opts.chunk, devs,
+                     f"{n_points:,} grid points × {S.shape[0]:,} starts")
     grid_jobs = _GridJobs(field, arg, dtype, names, values, kinds, S, relative)
     absolute = grid_jobs.absolute_starts()
     bad = ~field.in_domain(absolute.astype(dtype), xp=np)
@@ -414,7 +467,8 @@ def sweep(field: Field, grid: Mapping[str, Sequence[float]], *, steps: int, lr=N
                 "grid": {n: v.tolist() for n, v in zip(names, values)}, "relative": relative,
                 "starts_digest": array_digest(S), "dtype": dtype.name}
     bnd = _boundary(field, method, rule, names, values, kinds) if boundary else None
-    res = run(fn, grid_jobs.jobs(rule), opts, settings, out=out, part=part, devices=devs, progress=progress)
+    res = run(fn, grid_jobs.jobs(rule), opts, _key(settings, field, rule, arg, dtype, out), out=out, part=part,
+              devices=devs, progress=progress)
     if res is None:
         return None
     fate, step, final, turns = res

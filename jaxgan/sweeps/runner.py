@@ -88,13 +88,21 @@ def check_devices(fn: str, devices) -> list:
 
 
 def check_part(fn: str, part, out) -> tuple[int, int] | None:
-    """`part` as `(index, count)` with `0 ≤ index < count`; it needs `out`."""
+    """`part` as `(index, count)` of integers with `0 ≤ index < count`; it needs `out`.
+
+    **Raises:** `ArgumentTypeError` unless `part` is a pair of integers (a float such as `1.0`
+    or `0.5` and a bool are refused, not truncated); `ArgumentError` for a pair out of range.
+    """
     if part is None:
         return None
     try:
-        index, count = (int(p) for p in part)
-    except (TypeError, ValueError):
+        pair = tuple(part)
+    except TypeError:
         raise bad_type(fn, "part", "a pair (index, count) of integers", part) from None
+    if len(pair) != 2 or not all(isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
+                                 for p in pair):
+        raise bad_type(fn, "part", "a pair (index, count) of integers", part)
+    index, count = (int(p) for p in pair)
     if not (count >= 1 and 0 <= index < count):
         raise bad_value(fn, "part", "(index, count) with 0 <= index < count", part)
     if out is None:
@@ -172,8 +180,12 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
         pending = item
     if pending is not None:
         collect(pending)
-    if part is not None and not store.complete():
-        return None
+    if part is not None:
+        if not store.complete():
+            return None
+        # Other processes wrote the rest of the folder while this one ran: read their chunks too.
+        for i, chunk_arrays in store.existing(skip=done | set(todo)):
+            _put(arrays, slice(i * chunk, min((i + 1) * chunk, N)), chunk_arrays)
     return arrays
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import socket
+import time
 from typing import Sequence
 
 import numpy as np
@@ -22,22 +25,93 @@ FORMAT_VERSION = 1
 
 # ============================================================================ atomic writes and digests
 
+# Temporary files are named `.<target>.<host>.<pid>.<random>.tmp`: per process (several processes
+# may write one folder at the same time, on one host or several), hidden (a dot: a half-made
+# folder never looks foreign), and telling which process made them (see `_stale`).
+_TMP_SUFFIX = ".tmp"
+STALE_AFTER_S = 6 * 3600  # a temporary this old is abandoned whoever made it (a write takes seconds)
+
+
+def _host() -> str:
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())[:64] or "host"
+
+
+def temporary_name(folder: str, target: str) -> str:
+    """A fresh temporary path in `folder` for writing `target` (a file name), unique to this process."""
+    return os.path.join(folder, f".{target}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: alive
+    return True
+
+
+def _stale(folder: str, name: str, now: float) -> bool:
+    """Whether the temporary `name` is abandoned: its process, on this host, is gone; or it is
+    older than `STALE_AFTER_S` (a process on another host, or a reused pid). A temporary of a
+    live process is never stale, so a writer never loses its file to another process."""
+    parts = name[: -len(_TMP_SUFFIX)].rsplit(".", 3)
+    if len(parts) == 4 and parts[1] == _host() and parts[2].isdigit() and not _pid_alive(int(parts[2])):
+        return True
+    try:
+        return now - os.stat(os.path.join(folder, name)).st_mtime > STALE_AFTER_S
+    except OSError:
+        return False  # gone already (renamed by its writer)
+
+
+def _write_then_rename(path: str, tmp: str, write, mode: str):
+    """`write(fh)` into `tmp`, then rename it onto `path`; on any failure or interrupt (Ctrl-C,
+    SIGTERM turned into an exception) the temporary is removed and `path` is left as it was."""
+    try:
+        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
 
 def atomic_write_text(path: str, text: str):
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = temporary_name(os.path.dirname(path) or ".", os.path.basename(path))
+    _write_then_rename(path, tmp, lambda fh: fh.write(text), "w")
+
+
+def atomic_savez(path: str, tmp: str | None = None, **arrays):
+    tmp = tmp or temporary_name(os.path.dirname(path) or ".", os.path.basename(path))
+    _write_then_rename(path, tmp, lambda fh: np.savez(fh, **arrays), "wb")
+
+
+def create_exclusive_text(path: str, text: str) -> bool:
+    """Write `text` to `path` atomically unless `path` exists (then leave it): True when written.
+    Two processes creating the same file at once: exactly one wins, the other reads its file."""
+    tmp = temporary_name(os.path.dirname(path) or ".", os.path.basename(path))
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_savez(path: str, tmp: str, **arrays):
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        os.link(tmp, path)  # atomic, and fails when `path` exists
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: rename unless it appeared meanwhile
+        if os.path.exists(path):
+            return False
+        os.replace(tmp, path)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def digest(key: dict) -> str:
@@ -55,16 +129,55 @@ def array_digest(*arrays) -> str:
     return h.hexdigest()
 
 
-def _key_diff(old: dict, new: dict) -> str:
-    names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(names) or "settings"
+def _short(value, width: int = 60) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_MEANING = {
+    "identity.computation": "the computation of one update differs (the field's functions, the update rule and "
+                            "the constants compiled into it, e.g. a plain optax transformation's numbers or an "
+                            "adaptive solver's tolerances)",
+    "identity.leaves": "the values of the field's leaves differ",
+    "starts_digest": "the starts differ",
+}
+
+
+def key_diff(old, new, path: str = "") -> list[str]:
+    """What differs between two identities, one entry per differing setting: `"lr: 0.001 vs 0.002"`
+    (folder's value first), nested settings by dotted path."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{sub}: (none) vs {_short(new[k])}")
+            elif k not in new:
+                out.append(f"{sub}: {_short(old[k])} vs (none)")
+            else:
+                out += key_diff(old[k], new[k], sub)
+        return out
+    if old == new:
+        return []
+    if path in _MEANING:
+        word = "fingerprint" if path == "identity.computation" else "digest"
+        return [f"{_MEANING[path]} ({word} {_short(old, 12)} vs {_short(new, 12)})"]
+    return [f"{path or 'settings'}: {_short(old)} vs {_short(new)}"]
 
 
 # ============================================================================ the chunk folder
 
+CHUNKS_VERSION = 2  # 2: the identity holds the computation's fingerprint; chunks carry a checksum
+
 
 class ChunkStore:
-    """A folder of atomically written chunk files plus a manifest naming the sweep."""
+    """A folder of atomically written chunk files plus a manifest naming the sweep.
+
+    Several processes may use one folder at once (the `part=` workflow): the manifest is created
+    exclusively (the first process writes it, the others check theirs against it), each process
+    writes its own temporary files and renames them into place, and only stale temporaries are
+    removed (see `_stale`).
+    """
 
     MANIFEST = "manifest.json"
     FORMAT = "jaxgan.sweep-chunks"
@@ -78,18 +191,17 @@ class ChunkStore:
         manifest = os.path.join(self.dir, self.MANIFEST)
         if os.path.exists(self.dir) and not os.path.isdir(self.dir):
             raise StoreError(f"`out` {self.dir!r} exists and is not a folder; refusing to write there.")
-        if os.path.isdir(self.dir) and os.path.exists(manifest):
-            self._check_manifest(manifest)
-        elif os.path.isdir(self.dir) and any(not n.startswith(".") for n in os.listdir(self.dir)):
+        if os.path.isdir(self.dir) and not os.path.exists(manifest) and any(
+                not n.startswith(".") for n in os.listdir(self.dir)):
             raise StoreError(
                 f"`out` {self.dir!r} is a non-empty folder without a jaxgan manifest; refusing to write into it."
             )
-        else:
-            os.makedirs(self.dir, exist_ok=True)
-            atomic_write_text(manifest, json.dumps(
-                {"format": self.FORMAT, "version": FORMAT_VERSION, "digest": self.digest, "key": key,
-                 "n_chunks": n_chunks}, indent=1, sort_keys=True))
-        self._drop_temporaries()
+        os.makedirs(self.dir, exist_ok=True)
+        text = json.dumps({"format": self.FORMAT, "version": CHUNKS_VERSION, "digest": self.digest, "key": key,
+                           "n_chunks": n_chunks, "written_by": _versions()}, indent=1, sort_keys=True)
+        if not create_exclusive_text(manifest, text):
+            self._check_manifest(manifest)
+        self._drop_stale_temporaries()
 
     def _check_manifest(self, manifest: str):
         try:
@@ -100,18 +212,27 @@ class ChunkStore:
             raise StoreError(f"`out` {self.dir!r}: corrupt manifest.json ({exc}); nothing was overwritten.") from None
         if fmt != self.FORMAT:
             raise StoreError(f"`out` {self.dir!r} holds a foreign manifest (format {fmt!r}); nothing was overwritten.")
+        if meta.get("version") != CHUNKS_VERSION:
+            raise StoreError(
+                f"`out` {self.dir!r} holds chunks written by another jaxgan (folder format {meta.get('version')!r}, "
+                f"this jaxgan writes {CHUNKS_VERSION}); use another folder or delete it. Nothing was overwritten.")
         if dig != self.digest:
             key = meta.get("key")
-            diff = _key_diff(key if isinstance(key, dict) else {}, self.key)
+            diff = key_diff(key if isinstance(key, dict) else {}, self.key) or ["the digest of the settings"]
+            shown = "; ".join(diff[:8]) + (f"; and {len(diff) - 8} more" if len(diff) > 8 else "")
+            old_v, new_v = meta.get("written_by"), _versions()
+            if isinstance(old_v, dict) and old_v != new_v:
+                shown += f" (the folder was written with {_short(old_v)}, this is {_short(new_v)})"
             raise StoreError(
-                f"`out` {self.dir!r} holds chunks of a different sweep (differs in: {diff}); use another "
-                f"folder or delete it. Nothing was overwritten."
+                f"`out` {self.dir!r} holds chunks of a different sweep; what differs (folder vs now): {shown}. "
+                f"Use another folder or delete it. Nothing was overwritten."
             )
 
-    def _drop_temporaries(self):
-        """Temporary files of a killed run are ours and incomplete: drop them."""
+    def _drop_stale_temporaries(self):
+        """Remove temporaries abandoned by killed writers (never one a live process is writing)."""
+        now = time.time()
         for name in os.listdir(self.dir):
-            if name.startswith(".chunk_") and ".tmp" in name:
+            if name.startswith(".") and name.endswith(_TMP_SUFFIX) and _stale(self.dir, name, now):
                 try:
                     os.remove(os.path.join(self.dir, name))
                 except OSError:
@@ -120,9 +241,10 @@ class ChunkStore:
     def path(self, i: int) -> str:
         return os.path.join(self.dir, f"chunk_{i:06d}.npz")
 
-    def existing(self):
-        """Read back every finished chunk (validated before anything is computed): `[(i, arrays)]`."""
-        return [(i, self._read(i, self.path(i))) for i in range(self.n_chunks) if os.path.exists(self.path(i))]
+    def existing(self, skip=()):
+        """Read back every finished chunk not in `skip` (validated): `[(i, arrays)]`."""
+        return [(i, self._read(i, self.path(i))) for i in range(self.n_chunks)
+                if i not in skip and os.path.exists(self.path(i))]
 
     def _read(self, i: int, p: str):
         k = min(self.chunk, self.n_jobs - i * self.chunk)
@@ -137,6 +259,8 @@ class ChunkStore:
         problems = []
         if not isinstance(meta, dict) or meta.get("digest") != self.digest or meta.get("index") != i:
             problems.append("it belongs to another sweep or chunk")
+        elif meta.get("checksum") != array_digest(*arrays):
+            problems.append("its arrays do not match their checksum")
         if fate.shape != (k,) or step.shape != (k,) or turns.shape != (k,) or final.shape != (k, self.n_dim):
             problems.append(f"wrong shapes {fate.shape}, {final.shape} (expected {k} starts)")
         if fate.dtype != np.int8 or final.dtype != self.dtype:
@@ -144,16 +268,30 @@ class ChunkStore:
         elif fate.size and (fate.min() < 0 or fate.max() > max(Fate)):
             problems.append("fate codes out of range")
         if problems:
-            raise StoreError(f"corrupt chunk file {p!r}: {'; '.join(problems)}. Nothing was overwritten.")
+            raise StoreError(f"corrupt chunk file {p!r}: {'; '.join(problems)}; delete it to recompute. "
+                             f"Nothing was overwritten.")
         return arrays
 
     def write(self, i: int, fate, step, final, turns):
-        meta = json.dumps({"format": self.FORMAT, "digest": self.digest, "index": i})
-        atomic_savez(self.path(i), os.path.join(self.dir, f".chunk_{i:06d}.npz.tmp{os.getpid()}"),
-                     fate=fate, step=step, final=final, turns=turns, __meta__=np.asarray(meta))
+        meta = json.dumps({"format": self.FORMAT, "digest": self.digest, "index": i,
+                           "checksum": array_digest(fate, step, final, turns)})
+        atomic_savez(self.path(i), fate=fate, step=step, final=final, turns=turns, __meta__=np.asarray(meta))
 
     def complete(self) -> bool:
         return all(os.path.exists(self.path(i)) for i in range(self.n_chunks))
+
+
+def _versions() -> dict:
+    """The versions that made a folder (shown when its computation's fingerprint differs)."""
+    from importlib import metadata
+
+    import jax
+
+    try:
+        own = metadata.version("jaxgan")
+    except metadata.PackageNotFoundError:
+        own = "unknown"
+    return {"jax": jax.__version__, "jaxgan": own}
 
 
 def folder_chunk(out) -> int | None:
@@ -178,8 +316,7 @@ def save_arrays(path, kind: str, arrays: dict, meta: dict) -> str:
     meta = {"format": kind, "version": FORMAT_VERSION, **meta}
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    atomic_savez(path, tmp, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)
+    atomic_savez(path, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)
     return path
 
 

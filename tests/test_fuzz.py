@@ -1,0 +1,138 @@
+"""A fuzz suite of the public API and the CLI: random types, shapes, magnitudes, NaN / inf and names.
+
+The contract: every call ends in a `jaxgan.JaxganError` with a message naming the argument, or in a
+finite, documented result; never another exception, a hang or a silent NaN. The default profile runs in
+seconds; `python -m pytest tests/test_fuzz.py --hypothesis-profile=jaxgan-long` runs a longer search.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+import jaxgan  # noqa: E402
+from jaxgan import cli  # noqa: E402
+from jaxgan.errors import JaxganError  # noqa: E402
+
+settings.register_profile("jaxgan-default", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("jaxgan-long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("jaxgan-default")
+
+# What a user might pass where a number is expected.
+ODD_NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e-300, max_value=1e-300),
+    st.sampled_from([0.0, -0.0, 1e-320, 1e300, -1e300, math.inf, -math.inf, math.nan, 1e38, 3.5e38]),
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), max_size=3),
+)
+NAMES = st.one_of(st.sampled_from(jaxgan.games.names()), st.text(max_size=12), st.integers(), st.none())
+MINIMAX = jaxgan.pointwise_field("minimax", 0.2)
+
+
+def _finite_tree(x) -> bool:
+    import jax
+
+    return all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def _holds(call):
+    """Run `call`: a JaxganError is fine (its message must name an argument); anything else
+    raised is a failure of the contract; the result is returned."""
+    try:
+        return call(), None
+    except JaxganError as exc:
+        msg = str(exc)
+        assert msg and ("argument" in msg or "`" in msg or ":" in msg), msg
+        return None, exc
+
+
+@given(game=NAMES, pd=ODD_NUMBERS)
+def test_pointwise_field(game, pd):
+    field, err = _holds(lambda: jaxgan.pointwise_field(game, pd))
+    if err is None:
+        assert _finite_tree(field.params) and float(field.params["pd"]) > 0, field
+
+
+@given(z=st.lists(ODD_NUMBERS, min_size=0, max_size=3))
+def test_analyze_at_any_point(z):
+    rep, err = _holds(lambda: jaxgan.analyze(MINIMAX, z))
+    if err is None:
+        assert np.all(np.isfinite(rep.eigenvalues)) and np.all(np.isfinite(rep.jacobian)), rep
+
+
+@given(lr=ODD_NUMBERS, steps=st.sampled_from([1, 10, 0, -1, 2.5, True, "10", 2 ** 40]),
+       method=st.sampled_from(["euler", "alternating", "rk4", "leapfrog", None, 3]))
+def test_simulate(lr, steps, method):
+    run, err = _holds(lambda: jaxgan.simulate(MINIMAX, [0.75, 0.9], steps=steps, lr=lr, method=method, warn=False))
+    if err is None:
+        assert np.all(np.isfinite(np.asarray(run.path))), run  # a run is frozen, never NaN
+        assert run.fate in tuple(jaxgan.Fate)
+
+
+@given(method=st.sampled_from(["euler", "alternating", "rk4", "extragradient", "optimistic", "nope"]),
+       lr=ODD_NUMBERS)
+def test_step_spectral_radius(method, lr):
+    rho, err = _holds(lambda: jaxgan.step_spectral_radius(MINIMAX, method=method, lr=lr))
+    if err is None:
+        assert math.isfinite(rho) and rho >= 0
+
+
+@given(lr_max=ODD_NUMBERS)
+def test_max_stable_lr(lr_max):
+    lr, err = _holds(lambda: jaxgan.max_stable_lr(MINIMAX, method="alternating", lr_max=lr_max))
+    if err is None:
+        assert lr >= 0 and not math.isnan(lr)
+
+
+@given(gamma=ODD_NUMBERS, kind=st.sampled_from(["r1", "r2", "wgan_gp", "consensus", "sga", "instance_noise"]))
+def test_regularisers(gamma, kind):
+    f, err = _holds(lambda: getattr(jaxgan.fields, kind)(jaxgan.fields.dirac_gan(), gamma))
+    if err is None:
+        assert _finite_tree(f.params) and all(float(v) >= 0 for v in f.params.values())
+
+
+@given(d=st.tuples(ODD_NUMBERS, ODD_NUMBERS, ODD_NUMBERS), pg=st.tuples(ODD_NUMBERS, ODD_NUMBERS, ODD_NUMBERS))
+def test_basins_ranges_refused_before_compiling(d, pg):
+    # Only inputs that the checks refuse are tried here (a valid grid would compile a sweep).
+    from jaxgan._checks import check_grid_range
+
+    try:
+        check_grid_range("basins", "d_range", d)
+        check_grid_range("basins", "pg_range", pg)
+    except JaxganError:
+        _, err = _holds(lambda: jaxgan.basins(MINIMAX, d, pg, steps=10, lr=0.1))
+        assert err is not None
+
+
+@given(hp=ODD_NUMBERS)
+def test_optimizer_hyperparameters(hp):
+    import optax
+
+    opt, err = _holds(lambda: jaxgan.Optimizer(optax.sgd, learning_rate=hp))
+    if err is None:
+        assert all(math.isfinite(v) for v in opt.hyperparams.values())
+
+
+CLI_WORDS = st.sampled_from(["games", "stability", "minimax", "wasserstein", "nope", "--pd", "0.2", "-1", "nan",
+                             "inf", "1e-300", "--json", "--x64", "x", "--steps", "0", "3", "--lr", "--help-me"])
+
+
+@given(argv=st.lists(CLI_WORDS, min_size=0, max_size=5))
+def test_cli_never_crashes(argv, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse: usage errors and --help
+        code = exc.code
+    out = capsys.readouterr()
+    assert code in (0, 2), (argv, code, out.err)
+    if code == 2:
+        assert out.err.count("\n") <= 2 and "Traceback" not in out.err, out.err
