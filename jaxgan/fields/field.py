@@ -322,7 +322,8 @@ def _infer_dim(labels, lower, upper, rest) -> int:
             raise ArgumentError("Field needs its dimension: pass `labels`, `lower`/`upper` or a `rest_point` array.")
         n = int(rest.shape[0])
     if n < 1:
-        raise ArgumentError(f"Field needs at least one coordinate; got dimension {n}.")
+        raise ArgumentError(f"Field arguments `labels`, `lower`/`upper` or `rest_point` must give at least one "
+                            f"coordinate; got dimension {n}.")
     return n
 
 

@@ -6,7 +6,9 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from ..errors import ArgumentError
 from .._checks import check_memory
 from .blocks import kernel_jacfwd, kernel_jacobian
 from .plan import DEFAULT_MEMORY_BUDGET, check_algorithm, check_batch_size, check_budget, choose_algorithm, make_plan
@@ -97,7 +99,23 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
                  n1 * n2 * jnp.dtype(plan.dtype).itemsize + budget,
                  "compute it on fewer inputs, or use kernels.kernel_vp (products K·g without forming K)")
     if algorithm == "structured":
-        return kernel_structured(plan, params, batch_size, budget)
-    if algorithm == "jacobian":
-        return kernel_jacobian(plan, params, batch_size, budget)
-    return kernel_jacfwd(plan, params, budget, who)
+        k = kernel_structured(plan, params, batch_size, budget)
+    elif algorithm == "jacobian":
+        k = kernel_jacobian(plan, params, batch_size, budget)
+    else:
+        k = kernel_jacfwd(plan, params, budget, who)
+    return _finite_or_explained(who, k, plan)
+
+
+def _finite_or_explained(who: str, k, plan):
+    """`k`, or an `ArgumentError` saying why it is not finite: never a silent NaN kernel."""
+    bad = ~np.isfinite(np.asarray(k))
+    if not bad.any():
+        return k
+    i, j = (int(v) for v in np.argwhere(bad)[0])
+    scale = float(np.max(np.abs(np.asarray(plan.x1)))) if np.size(plan.x1) else 0.0
+    raise ArgumentError(
+        f"{who}: the kernel is not finite ({int(bad.sum())} of {bad.size} entries, the first at [{i}, {j}]) in "
+        f"{jnp.dtype(plan.dtype).name}; the inputs reach |x| = {scale:.3g} and the parameters' gradients there "
+        f"overflow (or the network returns NaN). Rescale the inputs, or enable float64 with "
+        f"jax.config.update(\"jax_enable_x64\", True) in your program.")

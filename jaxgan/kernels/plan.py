@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import nets as _nets
-from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int, check_memory
+from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int, check_memory, check_numbers
 from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["ALGORITHMS", "DEFAULT_MEMORY_BUDGET"]
@@ -159,6 +159,9 @@ def as_points(x, name: str, who: str, spec, traceable: bool = False):
         raise ArgumentError(f"{who} argument `{name}` must hold at least one input; got shape {tuple(arr.shape)}.")
     if not np.issubdtype(arr.dtype, np.inexact):
         arr = arr.astype(jnp.result_type(float))
+    if not isinstance(arr, jax.core.Tracer):
+        # Inputs far beyond the working float overflow inside the network: a kernel of infs and NaNs.
+        check_numbers(who, name, arr, dtype=jnp.result_type(float), underflow=False)
     return arr
 
 
