@@ -19,9 +19,8 @@ __all__ = ["where", "bad_value", "bad_type", "check_int", "check_float", "check_
            "check_values", "check_matrix", "check_fraction", "is_traced", "working_float", "check_fits",
            "check_memory", "memory_limit", "check_numbers", "X64_HINT"]
 
-# Split so that tests/test_architecture.py's search for library code that changes jax.config
-# does not see this message (it only tells the user what to write in their own program).
-X64_HINT = ('enable float64 with `jax.config' + '.update("jax_enable_x64", True)` at the start of your program '
+# What the user writes in their own program to work in float64 (jaxgan never does it for them).
+X64_HINT = ('enable float64 with `jax.config.update("jax_enable_x64", True)` at the start of your program '
             '(jaxgan never changes jax.config)')
 
 

@@ -135,7 +135,27 @@ def test_the_long_function_rule_can_fail():
     assert not list(_long_functions(f"def f():\n{long_doc}{short}", "probe"))
 
 
-@pytest.mark.parametrize("needle", ["jax.config.update", "config.update("])
-def test_library_never_changes_jax_config(needle):
-    hits = [str(p.relative_to(PACKAGE.parent)) for p in _modules() if needle in p.read_text(encoding="utf-8")]
+def _config_updates(source: str) -> list[int]:
+    """Lines that call `<anything>.config.update(...)` or `jax.config.update(...)` (in code, not in
+    strings: a message may tell the user how to enable x64 in their own program)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+            owner = node.func.value
+            if isinstance(owner, ast.Attribute) and owner.attr == "config":
+                lines.append(node.lineno)
+            elif isinstance(owner, ast.Name) and owner.id == "config":
+                lines.append(node.lineno)
+    return lines
+
+
+def test_library_never_changes_jax_config():
+    hits = [f"{p.relative_to(PACKAGE.parent)}:{line}" for p in _modules()
+            for line in _config_updates(p.read_text(encoding="utf-8"))]
     assert not hits, f"library code that changes jax.config: {hits}"
+
+
+def test_the_config_check_can_fail():
+    src = 'import jax\nmsg = "call jax.config.update(...) yourself"\ndef f():\n    jax.config.update("x", 1)\n'
+    assert _config_updates(src) == [4]
+    assert _config_updates("from jax import config\nconfig.update('jax_enable_x64', True)\n") == [2]

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ArgumentError
-from .._checks import check_memory
+from .._checks import X64_HINT, check_memory
 from .blocks import kernel_jacfwd, kernel_jacobian
 from .plan import DEFAULT_MEMORY_BUDGET, check_algorithm, check_batch_size, check_budget, choose_algorithm, make_plan
 from .structured import kernel_structured
@@ -117,5 +117,4 @@ def _finite_or_explained(who: str, k, plan):
     raise ArgumentError(
         f"{who}: the kernel is not finite ({int(bad.sum())} of {bad.size} entries, the first at [{i}, {j}]) in "
         f"{jnp.dtype(plan.dtype).name}; the inputs reach |x| = {scale:.3g} and the parameters' gradients there "
-        f"overflow (or the network returns NaN). Rescale the inputs, or enable float64 with "
-        f"jax.config.update(\"jax_enable_x64\", True) in your program.")
+        f"overflow (or the network returns NaN). Rescale the inputs, or {X64_HINT}.")
