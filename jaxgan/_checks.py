@@ -344,27 +344,33 @@ def check_fraction(fn: str | None, arg: str, value, *, zero_ok: bool = True, one
     return v
 
 
-def memory_limit() -> int:
-    """Bytes one computation may use: the default device's memory limit when it reports one (a
-    GPU), else the host's physical memory. (Not the memory free at the moment: a check must not
+def host_memory() -> int:
+    """The host's physical memory in bytes. (Not the memory free at the moment: a check must not
     depend on what other processes happen to hold.)"""
     import os
 
-    import jax
-
-    try:
-        stats = jax.devices()[0].memory_stats() or {}
-        if stats.get("bytes_limit"):
-            return int(stats["bytes_limit"])
-    except Exception:  # a backend without memory statistics
-        pass
     try:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 2**63 - 1
 
 
-def _bytes_text(n: float) -> str:
+def memory_limit(devices=None) -> int:
+    """Bytes one computation may use on a device: the memory limit the first of `devices`
+    (default: JAX's default device) reports (a GPU), else `host_memory()`."""
+    import jax
+
+    try:
+        device = (devices or jax.devices())[0]
+        stats = device.memory_stats() or {}
+        if stats.get("bytes_limit"):
+            return int(stats["bytes_limit"])
+    except Exception:  # a backend without memory statistics
+        pass
+    return host_memory()
+
+
+def bytes_text(n: float) -> str:
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -379,5 +385,5 @@ def check_memory(fn: str | None, what: str, nbytes: float, way_out: str) -> None
     """
     limit = memory_limit()
     if nbytes > limit:
-        raise ArgumentError(f"{fn}: {what} would need about {_bytes_text(nbytes)}, more than the "
-                            f"{_bytes_text(limit)} of memory of this machine; {way_out}.")
+        raise ArgumentError(f"{fn}: {what} would need about {bytes_text(nbytes)}, more than the "
+                            f"{bytes_text(limit)} of memory of this machine; {way_out}.")

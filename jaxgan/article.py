@@ -16,14 +16,12 @@ and the quadratic GAN's spiral into its rest point.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-import socket
 import time
 from typing import NamedTuple, Sequence
 
@@ -33,6 +31,7 @@ from . import games as _games
 from . import plotting
 from ._checks import check_float, check_int
 from ._format import eigenvalues_text, lr_text
+from ._processes import host_tag, pid_alive
 from .dynamics import simulate
 from .errors import ArgumentError
 from .fates import Fate
@@ -245,10 +244,6 @@ def _move_into(tmp: str, out: str) -> None:
 _LEGACY_AGE_S = 86_400.0  # older versions: `.NAME.tmp-XXXXXXXX` (tempfile.mkdtemp), no owner; removed after a day
 
 
-def _host_tag() -> str:
-    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-
-
 def temporary_path(target, suffix: str = "") -> str:
     """A fresh path for a temporary next to `target`: `.NAME.tmp-HOST-PID-RANDOM` plus `suffix`.
 
@@ -258,20 +253,8 @@ def temporary_path(target, suffix: str = "") -> str:
     **Returns:** the path (nothing is created); `remove_stale_temporaries(target)` recognises it.
     """
     target = os.path.abspath(os.fspath(target))
-    name = f".{os.path.basename(target)}.tmp-{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    name = f".{os.path.basename(target)}.tmp-{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
     return os.path.join(os.path.dirname(target), name)
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":  # no cheap liveness test: treat every owner as alive (never remove)
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, someone else's
-        return True
-    return True
 
 
 def remove_stale_temporaries(target) -> list[str]:
@@ -290,12 +273,12 @@ def remove_stale_temporaries(target) -> list[str]:
         entries = os.listdir(parent)
     except OSError:
         return []
-    host, removed = _host_tag(), []
+    host, removed = host_tag(), []
     for entry in entries:
         path = os.path.join(parent, entry)
         m = owned.fullmatch(entry)
         if m:
-            stale = m.group(1) == host and int(m.group(2)) != os.getpid() and not _pid_alive(int(m.group(2)))
+            stale = m.group(1) == host and int(m.group(2)) != os.getpid() and not pid_alive(int(m.group(2)))
         else:
             try:
                 stale = bool(legacy.fullmatch(entry)) and time.time() - os.lstat(path).st_mtime > _LEGACY_AGE_S

@@ -10,7 +10,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxgan"
 
 # The layers of ARCHITECTURE.md, lowest first: a module may import from its own layer or below.
 LAYERS = [
-    {"errors", "progress", "_checks", "_format"},
+    {"errors", "progress", "_checks", "_format", "_processes"},
     {"games"},
     {"fields", "fates"},
     {"dynamics"},

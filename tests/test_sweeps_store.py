@@ -236,7 +236,7 @@ def test_limits_are_refused_before_compiling(tmp_path, kwargs, error, match):
 def test_a_chunk_too_large_for_a_device_is_refused(monkeypatch):
     from jaxgan.sweeps import limits
 
-    monkeypatch.setattr(limits, "device_memory", lambda devices: 2**20)  # a device of 1 MiB
+    monkeypatch.setattr(limits, "memory_limit", lambda devices: 2**20)  # a device of 1 MiB
     n0 = sweeps.trace_count()
     with pytest.raises(ArgumentError, match="a chunk of 65,536 starts would need about 8.0 MiB .* smaller `chunk=`"):
         sweeps.basins(MINIMAX, (0.05, 0.95, 256), (0.05, 1.5, 256), steps=8, lr=0.01, chunk=2**16,

@@ -69,12 +69,17 @@ def _gram_factors(f1, f2):
     return k
 
 
+def _sizes(plan: Plan) -> tuple[int, int, int]:
+    """`(n1, n2, itemsize)`: the rows of the two inputs (`n2 = n1` for a symmetric kernel) and
+    the bytes of one entry."""
+    n1 = plan.x1.shape[0]
+    return n1, (n1 if plan.x2 is None else plan.x2.shape[0]), jnp.dtype(plan.dtype).itemsize
+
+
 def _structured_per_example(plan: Plan, params, batch_size, budget):
     """Factors of width F per row; a block pair holds about four b×b matrices."""
     spec, x1, x2 = plan.spec, plan.x1, plan.x2
-    n1 = x1.shape[0]
-    n2 = n1 if x2 is None else x2.shape[0]
-    itemsize = jnp.dtype(plan.dtype).itemsize
+    n1, n2, itemsize = _sizes(plan)
     widths = spec.sizes
     f_width = sum(w + 1 for w in widths[:-1]) + sum(widths[1:]) + 2 * sum(spec.hidden) * spec.batchnorm
     if batch_size is None:
@@ -148,9 +153,7 @@ def _mlp_factors_coupled(spec, params, x, ex, rows, bases):
 def _structured_coupled(plan: Plan, params, batch_size, budget):
     """BatchNorm in train mode: one vjp of the batch per output row, compressed to `Lᵀ G_i`."""
     spec, x1, x2 = plan.spec, plan.x1, plan.x2
-    n1 = x1.shape[0]
-    n2 = n1 if x2 is None else x2.shape[0]
-    itemsize = jnp.dtype(plan.dtype).itemsize
+    n1, n2, itemsize = _sizes(plan)
     widths = spec.sizes
     ex2 = plan.ex2 if x2 is not None else plan.ex1
     a_hats = [_mlp_batch_inputs(spec, params, x1, plan.ex1)]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import bad_type, bad_value, check_bool, check_float, check_instance, check_int, check_memory
+from .._checks import bad_type, bad_value, bytes_text, check_bool, check_float, check_instance, check_int, check_memory
 from ..fates import Fate
 from ..stability.krylov import ritz_values
 from .data import default_float
@@ -179,11 +179,6 @@ def _n_params(net, d_in: int, d_out: int) -> tuple[int, int]:
     return dense + bn, bn
 
 
-def _mib(n: float) -> str:
-    """Bytes as MiB, or GiB from 1 GiB on."""
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
-
-
 def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int) -> None:
     """Refuse, before anything is allocated or compiled, a run whose arrays cannot fit in memory.
 
@@ -202,7 +197,7 @@ def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int)
     row_log = 3 * n_grid + 2 * dim + 16
     device = b * ((8 + cfg.krylov) * p + 2 * stats + 2 * rows * width * depth + n_chk * (row_log + cfg.krylov ** 2))
     host = n_chk * (8 * (row_log + cfg.krylov ** 2) + 16 * top) + 16 * p
-    what = (f"training {n_seeds} seeds ({_mib(device + host)} each: {p} parameters, {n_chk} checkpoints "
+    what = (f"training {n_seeds} seeds ({bytes_text(device + host)} each: {p} parameters, {n_chk} checkpoints "
             f"of {n_grid} grid points, batches of {cfg.n_eval} samples)")
     check_memory("train", what, float(n_seeds) * (device + host),
                  "train fewer seeds per call (and concatenate the results), or smaller networks, "

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import time
 from typing import Sequence
 
 import numpy as np
 
+from .._processes import host_tag, pid_alive
 from ..errors import StoreError
 from ..fates import Fate
 
@@ -33,7 +33,7 @@ STALE_AFTER_S = 6 * 3600  # a temporary this old is abandoned whoever made it (a
 
 
 def _host() -> str:
-    return "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())[:64] or "host"
+    return host_tag()
 
 
 def temporary_name(folder: str, target: str) -> str:
@@ -41,22 +41,12 @@ def temporary_name(folder: str, target: str) -> str:
     return os.path.join(folder, f".{target}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process: alive
-    return True
-
-
 def _stale(folder: str, name: str, now: float) -> bool:
     """Whether the temporary `name` is abandoned: its process, on this host, is gone; or it is
     older than `STALE_AFTER_S` (a process on another host, or a reused pid). A temporary of a
     live process is never stale, so a writer never loses its file to another process."""
     parts = name[: -len(_TMP_SUFFIX)].rsplit(".", 3)
-    if len(parts) == 4 and parts[1] == _host() and parts[2].isdigit() and not _pid_alive(int(parts[2])):
+    if len(parts) == 4 and parts[1] == _host() and parts[2].isdigit() and not pid_alive(int(parts[2])):
         return True
     try:
         return now - os.stat(os.path.join(folder, name)).st_mtime > STALE_AFTER_S
