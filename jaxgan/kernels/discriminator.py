@@ -27,8 +27,9 @@ def discriminator_field(game, apply_fn, params, x, pd, weights, *, train: bool |
     **Arguments:**
 
     - `game`: a `Game` or preset name.
-    - `apply_fn`, `params`, `train`, `algorithm`, `**kernel_kwargs`: the discriminator and how its
-      kernel is computed, as in `parametric_kernel`.
+    - `apply_fn`, `params`, `train`, `algorithm`, `**kernel_kwargs`: the discriminator (any network
+      `parametric_kernel` accepts: a flax or equinox model with `params=None` or its variables)
+      and how its kernel is computed, as in `parametric_kernel`.
     - `x`: `Float[Array, "n ..."]`, the points.
     - `pd`: `Float[Array, "n"]`, the data density at the points; `weights`: `Float[Array, "n"]`,
       the quadrature weights.

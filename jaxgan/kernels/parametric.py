@@ -17,9 +17,10 @@ from .structured import kernel_structured
 __all__ = ["parametric_kernel"]
 
 
-def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str = "auto", batch_size=None,
-                      train: bool | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET, apply_kwargs=None,
-                      x1_kwargs=None, x2_kwargs=None, batch_coupled: bool | None = None) -> jax.Array:
+def parametric_kernel(apply_fn: Callable, params=None, x1=None, x2=None, *, algorithm: str = "auto",
+                      batch_size=None, train: bool | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                      apply_kwargs=None, x1_kwargs=None, x2_kwargs=None, batch_coupled: bool | None = None,
+                      rng=None) -> jax.Array:
     """The parametric kernel `K[i, j] = Σ_p ∂D(x1_i)/∂θ_p · ∂D(x2_j)/∂θ_p` of a network.
 
     The article's `K_θ(x, y)` (Section 3), i.e. the empirical neural tangent kernel (Jacot et
@@ -27,18 +28,24 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
 
     **Arguments:**
 
-    - `apply_fn`: `apply_fn(params, x, **kwargs) -> Float[Array, "b"]` (or `"b 1"`): one scalar
-      per input, for a batch `x` of shape `(b, ...)`. Any pytree of floating arrays works as
-      `params` (plain dicts, flax variables, the array part of an equinox module). The `apply` of
-      `jaxgan.nets.mlp` is recognised and takes the structured path.
-    - `params`: the parameters θ.
+    - `apply_fn`: the network: anything `jaxgan.networks.network` accepts — a plain
+      `apply_fn(params, x, **kwargs) -> Float[Array, "b"]` (or `"b 1"`, one scalar per input for a
+      batch `x` of shape `(b, ...)`; any pytree of floating arrays works as `params`), the `apply`
+      of `jaxgan.nets.mlp`, a flax.linen module (with its variables as `params`), a flax.nnx or
+      equinox module (`params=None`: they carry their own; an `eqx.nn.State` may be passed as
+      `params`), or a `jaxgan.networks.Network`. jaxgan MLPs, and flax/equinox dense stacks
+      recognised by `jaxgan.networks.recognise`, take the structured path.
+    - `params`: the parameters θ (`None` for models that carry their own). For flax and equinox
+      models only the trainable parameters enter `K` (not BatchNorm statistics).
     - `x1`: `Float[Array, "n1 ..."]`, inputs along the leading axis (for a jaxgan MLP: `(n1, d)`,
       or `(n1,)` when `d = 1`).
     - `x2`: `Float[Array, "n2 ..."]` with the same feature shape, or `None` for `x2 = x1` (then
       only the blocks on and above the diagonal are computed and `K` is exactly symmetric).
     - `algorithm`: how `K` is computed (the same numbers to round-off):
-      - `"auto"` (default): `"structured"` for jaxgan MLPs, else `"jacobian"`.
-      - `"structured"`: jaxgan MLPs only. Per-layer factors — layer inputs `a` and back-propagated
+      - `"auto"` (default): `"structured"` for jaxgan MLPs and recognised dense stacks, else the
+        cheapest of `"jacobian"` and `"kvp"` that fits `memory_budget`, by estimated FLOPs
+        (`kernels.kernel_choice` reports the choice and its numbers).
+      - `"structured"`: jaxgan MLPs and recognised dense stacks only. Per-layer factors — layer inputs `a` and back-propagated
         derivatives `G = ∂D/∂h` — contracted as `Σ_l ([a,1][a,1]ᵀ) ⊙ (G Gᵀ)`; cost `O(N² Σ widths)`,
         memory `O(N Σ widths)`, never the `N×P` Jacobian. With BatchNorm in train mode the factors
         are batch-coupled (`∂D_i/∂h_k` for all pairs k, one vjp of the batch per output row); each
@@ -47,6 +54,10 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
       - `"jacobian"`: any network. Jacobian rows (`vmap(grad)`, or vjps of the full batch when
         batch-coupled) in row blocks of `batch_size` rows, two blocks held at a time; blocks above
         the diagonal only when `x2` is omitted.
+      - `"kvp"`: any network. Kernel-vector products by blocks of `b` columns: the directions
+        `J2ᵀ e_j` (one vjp each) once per block, then the jvps of `b` rows along them; holds one
+        block of directions (`b·P`) and the tangents of `b×b` examples, never two blocks of
+        Jacobian rows — the path when those do not fit (`batch_size` sets `b`).
       - `"jacfwd"`: the literal recipe of the design brief — the Jacobian over the flattened
         parameters by forward mode, i.e. P forward passes, then `J1 J2ᵀ`. For small nets and as a
         reference only (refused when the `N×P` Jacobian exceeds `memory_budget`).
@@ -55,16 +66,22 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
       `False` — eval mode (running statistics, no dropout): the result is the *kernel*
       `K_θ(x1_i, x2_j)`; `True` — train mode (batch statistics): the result is the *operator*
       `J1 J2ᵀ` with `J1 = ∂D(x1 as one batch)/∂θ` (and `J2` the same for `x2` as its own batch),
-      whose entries depend on the whole batch. For other functions a non-None `train` is
-      forwarded as `apply_fn(..., train=train)`.
+      whose entries depend on the whole batch. Required in the same way for flax/equinox models
+      with BatchNorm or dropout (their own switch is set: a linen `train`/`deterministic`/…
+      keyword, nnx `.train()`/`.eval()`, `eqx.nn.inference_mode`). For plain functions a
+      non-None `train` is forwarded as `apply_fn(..., train=train)`.
     - `memory_budget`: bytes for the working set of one block pair (default 256 MiB: for the
       `"jacobian"` path two blocks of `b` Jacobian rows, `2·b·P` floats; a larger budget means
       larger blocks and fewer recomputed rows); the output `K` itself (`n1·n2` floats) comes on top.
     - `apply_kwargs`: further keyword arguments of `apply_fn`, the same for every input.
     - `x1_kwargs`, `x2_kwargs`: per-example keyword arguments (leaves with a leading axis `n1`,
       `n2`), sliced with the rows — e.g. a fixed dropout mask `{"mask": nets.dropout_masks(...)}`.
-    - `batch_coupled`: for functions other than jaxgan MLPs, `True` when an output depends on the
-      whole batch (then `x1` is one batch and `K` the full-batch operator). Default `False`.
+    - `batch_coupled`: for plain functions, `True` when an output depends on the whole batch
+      (then `x1` is one batch and `K` the full-batch operator). Default `False`; for models it is
+      known (train mode with BatchNorm or dropout).
+    - `rng`: a PRNG key, for flax.linen and equinox models with dropout in train mode: one draw
+      of the masks for the whole batch (`x1` and `x2` each), so the result is the full-batch
+      operator like BatchNorm in train mode. nnx models draw from their own `nnx.Rngs`.
 
     **Returns:** `Float[Array, "n1 n2"]` in the dtype of `apply_fn`'s output (float64 if the
     parameters and inputs are float64), assembled block by block in place on the default device.
@@ -91,17 +108,24 @@ def parametric_kernel(apply_fn: Callable, params, x1, x2=None, *, algorithm: str
     algorithm = check_algorithm(algorithm, who)
     batch_size = check_batch_size(batch_size, who)
     budget = check_budget(memory_budget, who)
-    plan = make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled)
-    algorithm = choose_algorithm(plan, algorithm, who)
+    plan = make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled,
+                     rng=rng)
+    params = plan.params  # the trainable pytree (a flax/equinox model's, whatever was passed)
+    algorithm = choose_algorithm(plan, algorithm, who, params=params, budget=budget, batch_size=batch_size)
     n1 = plan.x1.shape[0]
     n2 = n1 if plan.x2 is None else plan.x2.shape[0]
     check_memory(who, f"the {n1}×{n2} kernel in {jnp.dtype(plan.dtype).name} (plus one block pair)",
                  n1 * n2 * jnp.dtype(plan.dtype).itemsize + budget,
                  "compute it on fewer inputs, or use kernels.kernel_vp (products K·g without forming K)")
     if algorithm == "structured":
-        k = kernel_structured(plan, params, batch_size, budget)
+        k = kernel_structured(plan, plan.mlp_params, batch_size, budget)
     elif algorithm == "jacobian":
         k = kernel_jacobian(plan, params, batch_size, budget)
+    elif algorithm == "kvp":  # kernel-vector products by blocks of columns (kvp.py; sized by choice.py)
+        from .choice import kvp_block_size
+        from .kvp import kernel_kvp
+
+        k = kernel_kvp(plan, params, kvp_block_size(plan, params, budget, batch_size, who))
     else:
         k = kernel_jacfwd(plan, params, budget, who)
     return _finite_or_explained(who, k, plan)

@@ -17,12 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import nets as _nets
+from .. import networks as _networks
+from ..networks import dense as _dense
+from ..networks.network import BoundApply, framework_of
 from .._checks import bad_type, check_bool, check_callable, check_choice, check_float, check_int, check_memory, check_numbers
 from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["ALGORITHMS", "DEFAULT_MEMORY_BUDGET"]
 
-ALGORITHMS = ("auto", "structured", "jacobian", "jacfwd")
+ALGORITHMS = ("auto", "structured", "jacobian", "kvp", "jacfwd")
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -70,6 +73,10 @@ class Plan(NamedTuple):
     coupled: bool  # outputs depend on the whole batch (BatchNorm in train mode)
     dtype: Any
     n_params: int
+    params: Any = None  # the trainable pytree that `fn` takes (what the kernel differentiates)
+    mlp_params: Any = None  # with `spec`: the parameters in jaxgan's MLP layout (structured path)
+    mode: bool = False  # train mode (BatchNorm statistics of the batch, dropout on)
+    network: Any = None  # the `networks.Network` behind `fn` (None for jaxgan MLPs and plain functions)
 
 
 # ============================================================================ scalar arguments
@@ -235,16 +242,21 @@ def _mlp_mode(who, spec, params, train, kw, ex1, has_x2, batch_coupled, names):
     return {"train": train}, coupled
 
 
-def _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled):
+def _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled, broad=False):
     """The dtype of `apply_fn`'s output, after checking it is one floating scalar per input
-    (abstract evaluation on one or two inputs, or the whole batch when coupled: nothing is compiled)."""
+    (abstract evaluation on one or two inputs, or the whole batch when coupled: nothing is compiled).
+    `broad`: any exception of the model (a flax or equinox module) is reported as bad input."""
     m = x.shape[0] if coupled else min(2, x.shape[0])
+    catch = Exception if broad else (ValueError, TypeError)
     try:
         out = jax.eval_shape(lambda p, xx, e: raw_call(fn, skw, p, xx, dkw, e), params, x[:m],
                              jax.tree_util.tree_map(lambda a: a[:m], ex))
-    except (ValueError, TypeError) as exc:
+    except catch as exc:
         kind = ArgumentTypeError if isinstance(exc, TypeError) else ArgumentError
-        raise kind(f"{who}: apply_fn(params, {name}) failed: {exc}") from exc
+        if not broad:
+            raise kind(f"{who}: apply_fn(params, {name}) failed: {exc}") from exc
+        raise kind(f"{who}: the model failed on `params` and `{name}` (do they fit the model?): "
+                   f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     if not hasattr(out, "shape") or out.shape not in ((m,), (m, 1)):
         raise ArgumentError(f"{who} argument `apply_fn` must return one scalar per input, shape ({m},) or "
                             f"({m}, 1) for {m} inputs; got {getattr(out, 'shape', type(out).__name__)}.")
@@ -256,13 +268,8 @@ def _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled):
 # ============================================================================ the plan
 
 
-def make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled,
-              names=("x1", "x2"), traceable=False) -> Plan:
-    """Check and canonicalise the arguments of a kernel function (see `Plan`); `names` are the
-    public names of `x1`, `x2` in messages, `traceable` lets traced inputs through (`kernel_vp`)."""
-    check_callable(who, "apply_fn", apply_fn, "callable as apply_fn(params, x)")
-    n_params = _count_params(params, who)
-    spec = _nets.spec_of(apply_fn)
+def _inputs(who, x1, x2, x1_kwargs, x2_kwargs, spec, names, traceable):
+    """`(x1, x2, ex1, ex2)` checked: host arrays with the same feature shape, per-example kwargs."""
     n1_name, n2_name = names
     x1 = as_points(x1, n1_name, who, spec, traceable)
     x2 = None if x2 is None else as_points(x2, n2_name, who, spec, traceable)
@@ -278,11 +285,49 @@ def make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_
         if set(ex1) != set(ex2):
             raise ArgumentError(f"{who}: `{n1_name}_kwargs` and `{n2_name}_kwargs` must name the same "
                                 f"per-example arguments; got {sorted(ex1)} and {sorted(ex2)}.")
+    return x1, x2, ex1, ex2
+
+
+def _is_network(model) -> bool:
+    """A `networks.Network` (other than a jaxgan MLP's) or a flax/equinox module."""
+    return (isinstance(model, _networks.Network) and model.kind != "jaxgan") or framework_of(model) is not None
+
+
+def make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled,
+              names=("x1", "x2"), traceable=False, rng=None, recognise=True) -> Plan:
+    """Check and canonicalise the arguments of a kernel function (see `Plan`); `names` are the
+    public names of `x1`, `x2` in messages, `traceable` lets traced inputs through (`kernel_vp`).
+
+    `apply_fn` is any network `jaxgan.networks.network` accepts (`params` may be `None` for models
+    that carry their own); flax and equinox models and `Network`s become `plan.fn`, a plain
+    `apply(params, x, **kw)` on the trainable pytree `plan.params` with the state, mode and rng
+    closed over (hashable: the same model keys the same compiled code), and dense stacks among
+    them are recognised (`plan.spec`, `plan.mlp_params`) when `recognise`. `rng`: the PRNG key of
+    dropout in train mode."""
+    if isinstance(apply_fn, _networks.Network) and apply_fn.kind == "jaxgan":  # back to the MLP itself
+        apply_fn, params = apply_fn.apply_fn.mlp, apply_fn.params if params is None else params
+    if x1 is None and _is_arraylike(params):
+        raise ArgumentError(f"{who} argument `{names[0]}` is missing and `params` is an array: for models that carry "
+                            f"their own parameters (flax.nnx, equinox, a Network) pass `params=None`, e.g. "
+                            f"{who}(model, None, {names[0]}).")
+    if _is_network(apply_fn):
+        return _network_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs,
+                             batch_coupled, names, traceable, rng, recognise)
+    check_callable(who, "apply_fn", apply_fn, "callable as apply_fn(params, x)")
+    if params is None:
+        raise ArgumentError(f"{who} argument `params` must be given for a plain apply_fn(params, x) (only flax.nnx "
+                            f"and equinox modules and jaxgan.networks.Network carry their own); got None.")
+    n_params = _count_params(params, who)
+    spec = _nets.spec_of(apply_fn)
+    x1, x2, ex1, ex2 = _inputs(who, x1, x2, x1_kwargs, x2_kwargs, spec, names, traceable)
     if apply_kwargs is not None and not isinstance(apply_kwargs, dict):
         raise bad_type(who, "apply_kwargs", "a dict", apply_kwargs)
     kw = dict(apply_kwargs or {})
     if train is not None:
         train = check_bool(who, "train", train)
+    if rng is not None:
+        raise ArgumentError(f"{who} argument `rng` is for flax and equinox models with dropout; a jaxgan MLP takes "
+                            f"fixed masks (`{names[0]}_kwargs={{'mask': ...}}`), a plain apply_fn its own kwargs.")
     if spec is not None:
         kw, coupled = _mlp_mode(who, spec, params, train, kw, ex1, x2 is not None, batch_coupled, names)
     else:
@@ -292,20 +337,92 @@ def make_plan(who, apply_fn, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_
     skw, dkw = _split_kwargs(kw, who)
     fn = Static(apply_fn)
     dtype = None
-    for x, ex, name in ((x1, ex1, n1_name), (x2, ex2, n2_name)):
+    for x, ex, name in ((x1, ex1, names[0]), (x2, ex2, names[1])):
         if x is not None:
             dtype = _output_dtype(who, fn, skw, dkw, params, x, ex, name, coupled)
-    return Plan(fn, spec, skw, dkw, x1, x2, ex1, ex2, coupled, dtype, n_params)
+    return Plan(fn, spec, skw, dkw, x1, x2, ex1, ex2, coupled, dtype, n_params, params=params,
+                mlp_params=params if spec is not None else None, mode=bool(train), network=None)
 
 
-def choose_algorithm(plan: Plan, algorithm: str, who: str) -> str:
-    """The algorithm `"auto"` stands for (`"structured"` for jaxgan MLPs, else `"jacobian"`);
-    `"structured"` is refused for other networks."""
+def _network_mode(who, net, x1, train, rng, batch_coupled):
+    """`(train, stochastic, coupled, rng)` of a flax/equinox `Network`: the mode is explicit for
+    BatchNorm or dropout; dropout in train mode draws one mask for the whole batch from `rng`."""
+    random = net.has_mode and (bool(train) or (train is None and not net.batchnorm)) and _dense.uses_rng(net, x1[:2])
+    if train is None and net.has_mode and (net.batchnorm or random):
+        raise ArgumentError(
+            f"{who}: the {net.kind} model has " + ("BatchNorm" if net.batchnorm else "dropout")
+            + "; choose `train=False` (eval mode: running statistics, no dropout — a kernel K(x, y)) or "
+            "`train=True` (" + ("batch statistics: an operator on the batch, the full-batch Jacobian product"
+                                if net.batchnorm else "dropout masks drawn from `rng=` for the whole batch") + ").")
+    train = bool(train)
+    stochastic = train and random
+    if rng is not None:
+        rng = _nets._check_key(rng, who)
+    if stochastic and rng is None and net.kind != "nnx":
+        raise ArgumentError(f"{who}: the {net.kind} model has dropout; in train mode pass `rng=` (a PRNG key: one "
+                            f"draw of the masks for the whole batch), or use train=False.")
+    coupled = train and (net.batchnorm or stochastic)
+    if batch_coupled is not None and bool(batch_coupled) != coupled:
+        raise ArgumentError(f"{who} argument `batch_coupled={batch_coupled}` contradicts the model: with train={train} "
+                            f"it is {coupled}; leave it None.")
+    return train, stochastic, coupled, rng
+
+
+def _network_plan(who, model, params, x1, x2, train, apply_kwargs, x1_kwargs, x2_kwargs, batch_coupled, names,
+                  traceable, rng, recognise) -> Plan:
+    """`make_plan` for a flax/equinox model or a `Network` (see there)."""
+    net = _networks.network(model, params, who=who)
+    n_params = _count_params(net.params, who)
+    x1, x2, ex1, ex2 = _inputs(who, x1, x2, x1_kwargs, x2_kwargs, None, names, traceable)
+    if ex1 and net.kind == "equinox":
+        raise ArgumentError(f"{who}: an equinox model is applied per example; per-example `{names[0]}_kwargs` are "
+                            f"not supported (fold them into the model or the inputs).")
+    if apply_kwargs is not None and not isinstance(apply_kwargs, dict):
+        raise bad_type(who, "apply_kwargs", "a dict", apply_kwargs)
+    if train is not None:
+        train = check_bool(who, "train", train)
+    concrete = not isinstance(x1, jax.core.Tracer) and not (x2 is not None and isinstance(x2, jax.core.Tracer))
+    if net.kind == "linen":
+        from ..networks.frameworks import check_linen_fits
+
+        check_linen_fits(net, x1[:1], who)
+    train, stochastic, coupled, rng = _network_mode(who, net, x1, train, rng, batch_coupled)
+    skw, dkw = _split_kwargs(dict(apply_kwargs or {}), who)
+    plain_call = not (skw or dkw or ex1)  # the model on its own (recognition compares just that)
+    if net.state is not None:
+        dkw["network_state"] = net.state
+    if stochastic and rng is not None:
+        dkw["network_rng"] = rng
+    fn = Static(BoundApply(net.apply_fn, train))
+    dtype = None
+    for x, ex, name in ((x1, ex1, names[0]), (x2, ex2, names[1])):
+        if x is not None:
+            dtype = _output_dtype(who, fn, skw, dkw, net.params, x, ex, name, coupled, broad=True)
+    rec = None
+    if recognise and concrete and not stochastic and plain_call:
+        rec = _dense.recognise_network(net, x1, train)
+    spec = None if rec is None else rec.spec
+    return Plan(fn, spec, skw, dkw, x1, x2, ex1, ex2, coupled, dtype, n_params, params=net.params,
+                mlp_params=None if rec is None else rec.params, mode=train, network=net)
+
+
+def choose_algorithm(plan: Plan, algorithm: str, who: str, *, params=None, budget: int = DEFAULT_MEMORY_BUDGET,
+                     batch_size=None) -> str:
+    """The algorithm `"auto"` stands for: `"structured"` for recognised dense stacks (`plan.spec`),
+    else the cheapest exact path that fits `budget` (`"jacobian"` or `"kvp"`, by the cost model of
+    `choice.py`; without `params`, `"jacobian"`). `"structured"` is refused for other networks."""
     if algorithm == "auto":
-        return "structured" if plan.spec is not None else "jacobian"
+        if plan.spec is not None:
+            return "structured"
+        if params is None:
+            return "jacobian"
+        from .choice import choose  # choice.py builds on this module
+
+        return choose(plan, params, budget, batch_size, who).algorithm
     if algorithm == "structured" and plan.spec is None:
-        raise ArgumentError(f"{who} argument `algorithm='structured'` needs the apply of a jaxgan.nets.mlp; "
-                            f"got {plan.fn.obj!r}: use algorithm='jacobian' (any network).")
+        raise ArgumentError(f"{who} argument `algorithm='structured'` needs a recognised dense stack (the apply of "
+                            f"a jaxgan.nets.mlp); got {plan.fn.obj!r}: use algorithm='auto', 'jacobian' or 'kvp' "
+                            f"(any network).")
     return algorithm
 
 

@@ -27,7 +27,8 @@ def _kvp(fn, skw, params, dkw, x_out, ex_out, x_in, ex_in, g):
 
 
 def kernel_vp(apply_fn: Callable, params, x_out, x_in, g, *, train: bool | None = None,
-              apply_kwargs: dict | None = None, out_kwargs: dict | None = None, in_kwargs: dict | None = None):
+              apply_kwargs: dict | None = None, out_kwargs: dict | None = None, in_kwargs: dict | None = None,
+              rng=None):
     """The kernel-vector product `K(x_out, x_in) @ g` without forming `K`: one vjp, one jvp.
 
     `K g = J_out (J_inᵀ g)`: the vjp of `D(x_in)` with cotangent `g` gives the parameter
@@ -36,8 +37,9 @@ def kernel_vp(apply_fn: Callable, params, x_out, x_in, g, *, train: bool | None 
     `θ += ∇θ Σ_j g_j D(x_in_j)` (the article's derivation with `g = w ⊙ ∂J/∂D`). Cost: about
     three evaluations of the network; memory: one set of activations and one parameter vector.
 
-    **Arguments:** as `parametric_kernel` (with `x_out`, `x_in` for `x1`, `x2` and `out_kwargs`,
-    `in_kwargs` for the per-example keyword arguments), and `g`: `Float[Array, "n_in"]` or
+    **Arguments:** as `parametric_kernel` (any network as `apply_fn`, `params=None` for models
+    that carry their own, `rng` for dropout in train mode; `x_out`, `x_in` for `x1`, `x2` and
+    `out_kwargs`, `in_kwargs` for the per-example keyword arguments), and `g`: `Float[Array, "n_in"]` or
     `Float[Array, "n_in m"]` (m vectors at once). The networks are evaluated on the full batches
     `x_out` and `x_in`, so for a BatchNorm MLP with `train=True` this is the batch operator.
 
@@ -49,7 +51,7 @@ def kernel_vp(apply_fn: Callable, params, x_out, x_in, g, *, train: bool | None 
     """
     who = "kernel_vp"
     plan = make_plan(who, apply_fn, params, x_out, x_in, train, apply_kwargs, out_kwargs, in_kwargs, None,
-                     names=("x_out", "x_in"), traceable=True)
+                     names=("x_out", "x_in"), traceable=True, rng=rng, recognise=False)
     try:
         g = jnp.asarray(g)
     except (TypeError, ValueError):
@@ -58,4 +60,4 @@ def kernel_vp(apply_fn: Callable, params, x_out, x_in, g, *, train: bool | None 
     if g.ndim not in (1, 2) or g.shape[0] != n_in:
         raise ArgumentError(f"{who} argument `g` must have shape ({n_in},) or ({n_in}, m) to match `x_in`; "
                             f"got shape {tuple(g.shape)}.")
-    return _kvp(plan.fn, plan.skw, params, plan.dkw, plan.x1, plan.ex1, plan.x2, plan.ex2, g)
+    return _kvp(plan.fn, plan.skw, plan.params, plan.dkw, plan.x1, plan.ex1, plan.x2, plan.ex2, g)

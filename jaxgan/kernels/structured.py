@@ -86,7 +86,7 @@ def _structured_per_example(plan: Plan, params, batch_size, budget):
         c = 2 * f_width
         batch_size = max(1, int((-c + math.sqrt(c * c + 16 * budget / itemsize)) / 8))
     b = min(batch_size, max(n1, n2))
-    train = dict(plan.skw)["train"]
+    train = plan.mode
 
     def rows_for(x, ex, n):
         return lambda i: _mlp_factors(spec, train, params, *take((x, ex), *blocks(n, b)[i], b))
@@ -178,7 +178,8 @@ def _structured_coupled(plan: Plan, params, batch_size, budget):
 
 
 def kernel_structured(plan: Plan, params, batch_size, budget):
-    """The kernel of a jaxgan MLP (`plan.spec` set) from per-layer factors."""
+    """The kernel of a jaxgan MLP or a recognised dense stack (`plan.spec` set) from per-layer
+    factors; `params` in jaxgan's MLP layout (`plan.mlp_params`)."""
     if plan.coupled:
         return _structured_coupled(plan, params, batch_size, budget)
     return _structured_per_example(plan, params, batch_size, budget)

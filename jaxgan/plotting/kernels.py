@@ -40,20 +40,25 @@ def kernel_heatmap(K, x=None, *, ax=None, title: str | None = None, cmap: str = 
 def _as_spectrum(s):
     from .. import kernels
 
-    return s if isinstance(s, kernels.KernelSpectrum) else kernels.spectrum(s)
+    return s if isinstance(s, (kernels.KernelSpectrum, kernels.TopSpectrum)) else kernels.spectrum(s)
 
 
 def kernel_spectrum(spectra, *, ax=None, labels=None, show_floor: bool = True, title: str | None = None):
     """Eigenvalues of kernel integral operators, descending, on a log scale.
 
-    **Arguments:** `spectra`: a `KernelSpectrum`, a kernel matrix, or a dict `label -> either`;
-    `show_floor`: dashed lines at each spectrum's round-off floor (`noise_floor`): eigenvalues
-    below it are not resolved in the kernel's dtype.
+    **Arguments:** `spectra`: a `KernelSpectrum`, a `TopSpectrum` (the top k only, from
+    `jaxgan.kernels.top_spectrum`: its legend gives k and the largest residual instead of the
+    effective rank), a kernel matrix, or a dict `label -> any of these`; `show_floor`: dashed lines
+    at each spectrum's round-off floor (`noise_floor`): eigenvalues below it are not resolved in the
+    kernel's dtype.
 
     **Returns:** the `Axes`. Only positive eigenvalues can be drawn on a log scale; the legend
     says how many of each spectrum are ≤ 0.
     """
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    from .. import kernels
 
     items = spectra if isinstance(spectra, dict) else {labels or "": spectra}
     ax = new_axes(ax)
@@ -63,10 +68,15 @@ def kernel_spectrum(spectra, *, ax=None, labels=None, show_floor: bool = True, t
         pos = lam > 0
         k = np.arange(1, lam.size + 1)
         text = f"{lab} " if lab else ""
-        text += f"(erank {s.effective_rank:.1f}" + (f", {int((~pos).sum())} ≤ 0)" if (~pos).any() else ")")
+        if isinstance(s, kernels.TopSpectrum):
+            text += f"(top {lam.size}, residual ≤ {float(np.max(s.residuals)):.1g}"
+        else:
+            text += f"(erank {s.effective_rank:.1f}"
+        text += f", {int((~pos).sum())} ≤ 0)" if (~pos).any() else ")"
         line, = ax.semilogy(k[pos], lam[pos], ".-", ms=3, lw=1, label=text)
         if show_floor and s.noise_floor > 0:
             ax.axhline(s.noise_floor, color=line.get_color(), ls=":", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("index k")
     ax.set_ylabel("eigenvalue λ_k")
     ax.set_title(title or "kernel spectrum (dotted: round-off floor)")
@@ -77,7 +87,8 @@ def kernel_spectrum(spectra, *, ax=None, labels=None, show_floor: bool = True, t
 def kernel_eigenfunctions(spec, x, *, k: int = 4, ax=None, title: str | None = None):
     """The leading `k` eigenfunctions `φ_1..φ_k` of a kernel's integral operator on a 1-D grid.
 
-    **Arguments:** `spec`: a `KernelSpectrum` or a kernel matrix; `x`: the grid `(n,)`; `k`: how many.
+    **Arguments:** `spec`: a `KernelSpectrum`, a `TopSpectrum` or a kernel matrix; `x`: the grid
+    `(n,)`; `k`: how many (at most the eigenfunctions there are).
     Eigenfunctions are orthonormal in `L²(w)`; their signs are fixed so that `Σ φ_k > 0`.
 
     **Returns:** the `Axes`.
