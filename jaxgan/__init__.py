@@ -10,7 +10,7 @@ show it (`jaxgan.plotting`). The layers, lowest first (see ARCHITECTURE.md):
     fields, fates         vector fields; what became of a run
     dynamics              update rules, optimisers, simulate
     stability, lyapunov   Jacobians, eigenvalues, verdicts; Lyapunov functions
-    nets, kernels         networks; the parametric kernel and its spectrum
+    nets, networks, kernels   networks (jaxgan's MLPs; flax, equinox and plain ones); the parametric kernel
     sweeps, neural, tables   runs at scale; real GAN training; the convergence table
     plotting              figures
     article               the article's figures and tables in one call
@@ -21,8 +21,8 @@ from . import errors, progress
 from .errors import ArgumentError, ArgumentTypeError, JaxganError, StoreError
 from .progress import ProgressEvent
 
-# layer 1: games
-from . import games
+# layer 1: games, datasets
+from . import datasets, games
 from .games import Game
 
 # layer 2: fields and fates
@@ -40,7 +40,7 @@ from .stability import (OutsideDomainWarning, StabilityRegion, analyze, max_stab
                         step_jacobian, step_spectral_radius)
 
 # layer 5: networks and kernels
-from . import kernels, nets
+from . import kernels, nets, networks
 
 # layer 6: runs at scale, neural GANs, tables
 from . import neural, sweeps, tables
@@ -54,12 +54,12 @@ __version__ = "0.2.0"
 
 __all__ = [
     "errors", "progress", "JaxganError", "ArgumentError", "ArgumentTypeError", "StoreError", "ProgressEvent",
-    "games", "Game",
+    "games", "Game", "datasets",
     "fates", "fields", "Fate", "Field", "pointwise_field", "kernel_field",
     "dynamics", "UpdateRule", "Optimizer", "adaptive", "simulate", "Trajectory", "DomainExitWarning",
     "stability", "lyapunov", "OutsideDomainWarning", "analyze", "stability_conditions", "max_stable_lr", "step_jacobian",
     "step_spectral_radius", "StabilityRegion", "stability_region",
-    "nets", "kernels",
+    "nets", "networks", "kernels",
     "sweeps", "neural", "tables", "basins", "sweep", "BasinsResult", "SweepResult",
     "plotting", "article", "reproduce",
 ]

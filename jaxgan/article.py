@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from typing import NamedTuple, Sequence
 
@@ -37,7 +38,8 @@ from .errors import ArgumentError
 from .fates import Fate
 from .fields import Field, pointwise_field
 from .progress import reporter
-from .stability import analyze, max_stable_lr, stability_conditions
+from .stability import max_stable_lr, stability_conditions
+from .tables import rest_linearisations
 
 __all__ = ["reproduce", "Reproduction", "ARTICLE_GAMES", "ARTICLE_TITLES", "article_runs", "extra_starts",
            "stability_rows", "ARTICLE_PD", "ARTICLE_START", "ARTICLE_LR", "ARTICLE_STEPS"]
@@ -110,20 +112,29 @@ def stability_rows(pd: float = ARTICLE_PD, games: Sequence[str] | None = None) -
     `stable`, `curvature` ((f1''+f2'')(D0)), `coupling` (f2'(D0)·f3'(D0)), `criterion` (both < 0),
     `lr_max_euler`, `lr_max_alternating` (`max_stable_lr`), `source`.
     """
-    rows = []
-    for name in games if games is not None else _games.names():
-        game = _games.get(name)
-        field = pointwise_field(game, pd)
-        rep = analyze(field)
+    return _stability(pd, games)[0]
+
+
+def _stability(pd, games) -> tuple[list[dict], dict]:
+    """`(stability_rows, {game: StabilityReport})`. Each field is analysed through its linearisation at
+    the rest point (`jaxgan.tables.rest_linearisations`: the same Jacobian, compiled once for all the
+    games rather than once per game)."""
+    names = list(games if games is not None else _games.names())
+    game_list = [_games.get(name) for name in names]
+    fields = [pointwise_field(game, pd) for game in game_list]
+    rows, reports = [], {}
+    for game, lin in zip(game_list, rest_linearisations(fields, fn="stability_rows")):
+        rep = lin.report
         cond = stability_conditions(game)
         rows.append({
             "game": game.name, "d0": cond.d0,
             "eigenvalues": [[float(l.real), float(l.imag)] for l in rep.eigenvalues],
             "kind": rep.kind, "stable": bool(rep.stable), "curvature": cond.curvature, "coupling": cond.coupling,
-            "criterion": bool(cond.stable), "lr_max_euler": max_stable_lr(field, method="euler"),
-            "lr_max_alternating": max_stable_lr(field, method="alternating"), "source": game.source,
+            "criterion": bool(cond.stable), "lr_max_euler": max_stable_lr(lin.linear, method="euler"),
+            "lr_max_alternating": max_stable_lr(lin.linear64, method="alternating"), "source": game.source,
         })
-    return rows
+        reports[game.name] = rep
+    return rows, reports
 
 
 def _trajectory_rows(runs) -> list[dict]:
@@ -298,7 +309,7 @@ def remove_stale_temporaries(target) -> list[str]:
 
 def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR,
               start=ARTICLE_START, with_extra: bool = True, dpi: int = 150,
-              progress=False) -> Reproduction:
+              progress=None) -> Reproduction:
     """Write the article's figures and the stability table of every preset game into the folder `out`.
 
     Files (names fixed):
@@ -325,8 +336,8 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
     - `with_extra`: also draw one orbit that stays inside `pg ≥ 0` for Wasserstein and quadratic
       (`extra_starts`).
     - `dpi`: resolution of the PNGs.
-    - `progress`: `True` for a bar on stderr, a callable receiving a `jaxgan.ProgressEvent` per
-      stage (3 stages), `False` for silence.
+    - `progress`: `None` (default): a bar on stderr when stderr is a terminal; `True`: always a
+      bar; `False`: silent; a callable: receives a `jaxgan.ProgressEvent` per stage (3 stages).
 
     **Returns:** a `Reproduction` (folder, file names, the table's rows, the runs, seconds).
 
@@ -344,25 +355,54 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         above = os.path.dirname(above)
     if not os.path.isdir(above):
         raise ArgumentError(f"reproduce argument `out` must be a folder; got {out!r}, under the file {above!r}.")
-    report = reporter("reproduce", progress, "reproduce", 3)
+    report = reporter("reproduce", progress, "reproduce", 3, unit="stage")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     remove_stale_temporaries(out)
     tmp = temporary_path(out)
     os.mkdir(tmp, 0o700)
     try:
-        runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
+        # The runs compile on a worker thread (XLA lets go of the GIL) while this one analyses every game.
+        runs_of = _in_background(article_runs, pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
+        rows, reports = _stability(pd, None)
+        runs = runs_of()
         report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
         written = _write_portraits(tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start, dpi=dpi)
         report(2, "phase portraits written")
-        rows, traj = stability_rows(pd), _trajectory_rows(runs)
+        traj = _trajectory_rows(runs)
         settings = {"pd": pd, "steps": int(steps), "lr": lr, "start": list(start), "method": "euler"}
-        written += _write_tables(tmp, rows, traj, settings, dpi=dpi)
+        written += _write_tables(tmp, rows, traj, settings, dpi=dpi, reports=reports)
         report(3, "stability table of every preset game written")
         _move_into(tmp, out)
     except BaseException:
+        report.close()  # the bar's line ends before the traceback
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
+
+
+def _in_background(fn, *args, **kwargs):
+    """Start `fn(*args, **kwargs)` on a daemon thread; returns `wait()`, which gives its result or
+    raises its exception. A daemon thread, not an executor: an interrupted run (Ctrl-C, SIGTERM) must
+    exit at once, not wait at interpreter exit for a compilation it no longer needs."""
+    box = {}
+
+    def work():
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="jaxgan-article-runs", daemon=True)
+    thread.start()
+
+    def wait():
+        while thread.is_alive():
+            thread.join(0.1)  # short joins: a signal reaches the main thread between them
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    return wait
 
 
 def _write_portraits(tmp: str, runs: dict, *, pd, steps: int, lr, start, dpi: int) -> list[str]:
@@ -386,13 +426,13 @@ def _write_portraits(tmp: str, runs: dict, *, pd, steps: int, lr, start, dpi: in
     return written + ["article_fields.png"]
 
 
-def _write_tables(tmp: str, rows: list, traj: list, settings: dict, *, dpi: int) -> list[str]:
-    """The eigenvalue figure and the stability table (markdown, CSV, JSON) in `tmp`; returns the names."""
+def _write_tables(tmp: str, rows: list, traj: list, settings: dict, *, dpi: int, reports: dict) -> list[str]:
+    """The eigenvalue figure (of `reports`: game -> StabilityReport) and the stability table (markdown, CSV,
+    JSON) in `tmp`; returns the names."""
     import matplotlib.pyplot as plt
 
     pd = settings["pd"]
-    ax = plotting.eigenvalues([pointwise_field(r["game"], pd) for r in rows],
-                              title=f"rest-point eigenvalues of the preset games, pd = {pd:g}")
+    ax = plotting.eigenvalues(reports, title=f"rest-point eigenvalues of the preset games, pd = {pd:g}")
     ax.figure.savefig(os.path.join(tmp, "eigenvalues.png"), dpi=dpi)
     plt.close(ax.figure)
     with open(os.path.join(tmp, "stability.md"), "w", encoding="utf-8") as fh:

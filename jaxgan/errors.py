@@ -10,6 +10,12 @@ keeps working:
   `Field` is expected, a float where a count is expected.
 - `StoreError` (a `ValueError`): a saved result or a sweep folder that cannot be used — a
   folder of another sweep, a corrupt or foreign file.
+- `MissingExtraError` (an `ImportError`): an optional package a feature needs is not installed;
+  the message is one line naming the extra to install (`pip install -e ".[xarray]"`).
+
+One warning: `ConvergenceWarning` (a `UserWarning`), an iterative method that stopped at its
+limit before reaching its tolerance; it carries the residuals (`.residuals`) and the result is
+returned anyway.
 
 Anything else that escapes jaxgan (a plain `ValueError` from inside JAX, an `AssertionError`)
 is a bug or an environment problem, not bad input: the command line keeps its traceback.
@@ -17,7 +23,7 @@ is a bug or an environment problem, not bad input: the command line keeps its tr
 
 from __future__ import annotations
 
-__all__ = ["JaxganError", "ArgumentError", "ArgumentTypeError", "StoreError"]
+__all__ = ["JaxganError", "ArgumentError", "ArgumentTypeError", "StoreError", "MissingExtraError", "ConvergenceWarning"]
 
 
 class JaxganError(Exception):
@@ -34,3 +40,16 @@ class ArgumentTypeError(JaxganError, TypeError):
 
 class StoreError(JaxganError, ValueError):
     """A saved result or a sweep folder that cannot be read, resumed or written."""
+
+
+class MissingExtraError(JaxganError, ImportError):
+    """An optional package is missing; the message names the extra that installs it."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative method stopped at its limit before reaching its tolerance; `residuals` holds
+    what it reached (e.g. `jaxgan.kernels.top_spectrum`)."""
+
+    def __init__(self, message: str, residuals=None):
+        super().__init__(message)
+        self.residuals = residuals

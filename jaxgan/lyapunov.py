@@ -75,8 +75,8 @@ class QuadraticLyapunov:
 
     - `p`: `Float[Array, "n n"]`, the solution of `AᵀP + PA = -Q`.
     - `center`: the rest point `z*`; `a`: the Jacobian there; `q`: the right-hand side.
-    - `positive_definite`: whether `P ≻ 0` (then `V` is a local certificate: `dV/dt = -(z-z*)ᵀQ(z-z*)
-      + O(‖z - z*‖³)`).
+    - `positive_definite`: whether `P ≻ 0` (then `V` is a local certificate: `dV/dt = -(z-z*)ᵀQ(z-z*) +
+      O(‖z - z*‖³)`).
     """
 
     p: jax.Array

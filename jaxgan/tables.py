@@ -12,23 +12,29 @@ start.
 from __future__ import annotations
 
 import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import NamedTuple, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import fields as _fields
-from ._checks import bad_value, check_float, check_instance, check_int
+from ._checks import bad_value, check_float, check_instance, check_int, check_memory
 from ._format import eigenvalues_text, lr_text
-from .dynamics import get_rule, simulate
+from .dynamics import get_rule, method_args
+from .dynamics.simulate import _simulate_jit, _start  # the compiled run of `simulate`, batched over cases here
 from .errors import ArgumentError
 from . import fates
 from .fates import Fate, FateRule, check_rule
 from .fields import Field
 from .progress import reporter
-from .stability import analyze, max_stable_lr, step_spectral_radius
+from .stability import StabilityReport, analyze, classify, jacobian, max_stable_lr, step_spectral_radius
 
 __all__ = ["ConvergenceCase", "ConvergenceRow", "default_convergence_cases", "convergence_table",
-           "classify_path", "format_convergence_table", "CONVERGENCE_RULE"]
+           "classify_path", "format_convergence_table", "CONVERGENCE_RULE", "rest_linearisations",
+           "RestLinearisation"]
 
 # The fate rule of the table (see jaxgan.fates): a run is a finite stretch, often too short for
 # a slow outward spiral to pass `bound`, so an outward spiral is DIVERGED.
@@ -158,9 +164,9 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
       classification (the run must turn by less than half a turn between two of them).
     - `rule`: the fate rule (default `CONVERGENCE_RULE`: the sweeps' numbers, and an outward
       spiral is DIVERGED).
-    - `progress`: `True` for a bar on stderr, a callable receiving a
-      `jaxgan.progress.ProgressEvent` per row (its message names the case, the method and the
-      fate), or `False`/`None` for silence.
+    - `progress`: `None` (default): a bar on stderr when stderr is a terminal; `True`: always a
+      bar; `False`: silent; a callable: receives a `jaxgan.progress.ProgressEvent` per row (its
+      message names the case, the method and the fate).
 
     **Returns:** a list of `ConvergenceRow` (cases outer, methods inner).
 
@@ -176,24 +182,172 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
     check_int(fn, "steps", steps, 8)
     check_int(fn, "n_saves", n_saves, 8)
     rule = check_rule(fn, rule)
-    report = reporter(fn, progress, fn, len(cases) * len(rules))
     save_every = max(1, steps // n_saves)
     steps = (steps // save_every) * save_every
-    rows = []
-    for case in cases:
-        rep = analyze(case.field)
-        lr_e = max_stable_lr(case.field, method="euler")
-        lr_a = max_stable_lr(case.field, method="alternating")
-        rest = np.asarray(rep.point)
-        for method in rules:
-            radius = step_spectral_radius(case.field, method=method, lr=lr)
-            run = simulate(case.field, start, steps=steps, lr=lr, method=method, save_every=save_every, warn=False)
-            fate = classify_path(np.asarray(run.path, dtype=np.float64), rest, rule=rule, fate=run.fate)
-            dist = float(np.linalg.norm(np.asarray(run.final, dtype=np.float64) - rest))
-            rows.append(ConvergenceRow(case.game, case.regulariser, method.name, rep.eigenvalues, rep.kind,
-                                       rep.stable, lr_e, lr_a, radius, fate, dist, float(lr), steps, case.note))
-            report(len(rows), f"{case.game} + {case.regulariser} ({rep.kind}), {method.name}: {fate.name.lower()}")
-    return rows
+    runs = _Runs(fn, cases, start, lr, steps, save_every)  # checks the start and the paths' memory, before compiling
+    with reporter(fn, progress, fn, len(cases) * len(rules), unit="row") as report, \
+            ThreadPoolExecutor(_WORKERS) as pool:
+        # The runs compile on worker threads (XLA lets go of the GIL), while this one analyses the rest points.
+        pending = {pool.submit(runs, method, g): (method, g) for method in rules for g in range(len(runs.groups))}
+        try:
+            lins = rest_linearisations([c.field for c in cases], fn=fn)
+            reps = [lin.report for lin in lins]
+            lr_e = [max_stable_lr(lin.linear, method="euler") for lin in lins]
+            lr_a = [max_stable_lr(lin.linear64, method="alternating") for lin in lins]
+            cells = {}
+            for future in as_completed(pending):
+                method, g = pending[future]
+                for k, (path, status) in future.result():
+                    case, rep, rest = cases[k], reps[k], np.asarray(reps[k].point)
+                    linear = _LINEARISABLE.get(method.name) is method
+                    radius = step_spectral_radius(lins[k].linear if linear else case.field, method=method, lr=lr)
+                    fate = classify_path(path.astype(np.float64), rest, rule=rule, fate=Fate(int(status)))
+                    dist = float(np.linalg.norm(path[-1].astype(np.float64) - rest))
+                    cells[k, method.name] = (radius, fate, dist)
+                    report(len(cells), f"{case.game} + {case.regulariser} ({rep.kind}), {method.name}: "
+                                       f"{fate.name.lower()}")
+        except BaseException:  # an error or Ctrl-C: wait only for the runs already started
+            for future in pending:
+                future.cancel()
+            raise
+    return [ConvergenceRow(case.game, case.regulariser, method.name, rep.eigenvalues, rep.kind, rep.stable, lr_e[k],
+                           lr_a[k], *cells[k, method.name], float(lr), steps, case.note)
+            for k, (case, rep) in enumerate(zip(cases, reps)) for method in rules]
+
+
+# ----------------------------------------------------------------------------- compiled once for all the cases
+# Each case's field has its own kind (tree structure), and each kind compiles its own code. So that the table
+# compiles one program per (update rule, kind) rather than five or six per case: the rest-point analysis runs
+# on each field's linearisation there (one kind for every case: `_linear_velocity`), the Jacobians of all the
+# fields come from one program, the cases of one kind run stacked and vmapped, and the runs compile on
+# worker threads while the main thread analyses the rest points.
+
+# Rules whose update at a rest point is linearised by the field's Jacobian alone (they only evaluate the
+# field, at points that coincide with the rest point there): the step's Jacobian is that of the linearisation.
+_LINEARISABLE = {name: get_rule(name) for name in ("euler", "alternating", "extragradient", "optimistic", "rk4")}
+
+
+def _linear_velocity(params, z):
+    # v(z) = J·(z - z*): the linearisation of a field at z*, one velocity (one compiled kind) for every case.
+    return (params["jacobian"] @ (z - params["point"])).astype(z.dtype)
+
+
+def _linearisation(field: Field, point, jac) -> Field:
+    """The linearisation of `field` at `point`, on the whole space (it is a linear map), with the field's
+    players; not its name, labels or domain: those are static data, and every linearisation of one
+    dimension and one order of players should share compiled code."""
+    return Field(_linear_velocity, {"jacobian": jac, "point": point}, rest_point=point, players=field.players,
+                 name="linearisation")
+
+
+@jax.jit
+def _at_points(fields, points):
+    """Each field's velocity and Jacobian at its point: one program for every case."""
+    return tuple((f(p), jacobian(f, p)) for f, p in zip(fields, points))
+
+
+def _to_f64(leaf):
+    arr = jnp.asarray(leaf)
+    return arr.astype(jnp.float64) if jnp.issubdtype(arr.dtype, jnp.floating) else arr
+
+
+class RestLinearisation(NamedTuple):
+    """A field at its rest point (`rest_linearisations`): `report`, what `analyze(field)` gives (the
+    same Jacobian, to the sign of its zeros); `linear` and `linear64`, the linearisation `v(z) = J·(z - z*)`
+    as a field in the working float and in float64 (for `max_stable_lr`'s float64 search)."""
+
+    report: StabilityReport
+    linear: Field
+    linear64: Field
+
+
+def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisations") -> list[RestLinearisation]:
+    """Each field's analysis and linearisation at its rest point, compiled once for all the fields.
+
+    The velocities and Jacobians of every field come from one compiled program (one in the working
+    float, one in float64), and the linearisations are fields of one kind that share their compiled
+    code: `max_stable_lr` and `step_spectral_radius` at the rest point give the field's own verdicts on
+    them (an update rule that only evaluates the field, at points that coincide with the rest point
+    there, has the same Jacobian), compiling once for all the fields rather than once per kind.
+
+    **Arguments:** `fields`: `Field`s with rest points; `fn`: the public function, for messages.
+
+    **Returns:** a `RestLinearisation` per field.
+
+    **Raises:** as `analyze`, for a field without a rest point or not finite there.
+    """
+    fields = tuple(fields)
+    for f in fields:
+        if f.rest_point is None:
+            analyze(f)  # raises: no rest point
+    points = tuple(jnp.asarray(f.rest_point, jnp.result_type(float)) for f in fields)
+    at = _at_points(fields, points)
+    for f, (v, jac) in zip(fields, at):
+        if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
+            analyze(f)  # raises, saying what is not finite where
+    with jax.enable_x64(True):
+        at64 = _at_points(tuple(jax.tree_util.tree_map(_to_f64, f) for f in fields),
+                          tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points))
+        jac64 = [np.asarray(j, np.float64) for _, j in at64]
+    out = []
+    for f, p, (v, jac), j64 in zip(fields, points, at, jac64):
+        jac = np.asarray(jac)
+        ev = np.linalg.eigvals(jac.astype(np.float64))  # as `analyze`: sorted by real, then imaginary part
+        ev = ev[np.lexsort((ev.imag, ev.real))]
+        kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
+        report = StabilityReport(np.asarray(p), np.asarray(v), jac, ev, kind, kind.startswith("stable"), f.name)
+        out.append(RestLinearisation(report, _linearisation(f, p, jac),
+                                     _linearisation(f, np.asarray(p, np.float64), j64)))
+    return out
+
+
+def _simulate_many(fields, z0, lr, *, rule, n_saves, save_every):
+    return jax.vmap(lambda f, z: _simulate_jit(f, z, lr, rule=rule, n_saves=n_saves, save_every=save_every))(fields, z0)
+
+
+# `simulate`'s compiled run over a stack of cases of one kind (a leading case axis on the fields and starts).
+_simulate_many = jax.jit(_simulate_many, static_argnames=("rule", "n_saves", "save_every"))
+
+# Threads that run (and so compile) the table's runs at once: compiling is most of the table's time.
+_WORKERS = max(2, min(4, os.cpu_count() or 1))
+
+
+class _Runs:
+    """The table's runs: `runs(method, g)` -> `[(case index, (path, status))]` for the `g`-th kind of case.
+
+    One compiled program per update rule and kind (tree structure) of field: the cases of one kind are
+    stacked (`jax.tree.map(jnp.stack)`: their numbers are traced leaves) and vmapped; a case alone of its
+    kind runs `simulate`'s own compiled loop, so its numbers are `simulate`'s to the last digit. (One
+    program for every kind would compile little faster, and XLA compiles a loop in a larger program a
+    little otherwise: a run that decays to 1e-37 would end on other digits.)
+    """
+
+    def __init__(self, fn, cases, start, lr, steps, save_every):
+        z0 = [_start(c.field, start) for c in cases]
+        self.lr, self.dtype, self.n_saves, self.save_every = lr, z0[0].dtype, steps // save_every, save_every
+        rows, dim = self.n_saves + 1, max(c.field.dim for c in cases)
+        check_memory(fn, f"the saved paths ({len(cases)} runs × {rows} rows × {dim} × {self.dtype.name}, twice)",
+                     2.0 * len(cases) * rows * dim * self.dtype.itemsize,
+                     "save fewer rows (a smaller `n_saves`), or run fewer cases at once")
+        kinds: dict = {}
+        for k, c in enumerate(cases):
+            kinds.setdefault(jax.tree_util.tree_structure(c.field), []).append(k)
+        self.groups = list(kinds.values())
+        self.fields = [cases[g[0]].field if len(g) == 1 else
+                       jax.tree_util.tree_map(lambda *x: jnp.stack(x), *(cases[k].field for k in g))
+                       for g in self.groups]
+        self.starts = [z0[g[0]] if len(g) == 1 else jnp.stack([z0[k] for k in g]) for g in self.groups]
+
+    def __call__(self, method, g: int) -> list:
+        rule, lr = method_args(method, self.lr, fn="simulate")
+        group = self.groups[g]
+        run = _simulate_jit if len(group) == 1 else _simulate_many
+        path, status, _ = run(self.fields[g], self.starts[g], lr.astype(self.dtype), rule=rule,
+                              n_saves=self.n_saves, save_every=self.save_every)
+        path, status = np.asarray(path), np.asarray(status)
+        if len(group) == 1:
+            return [(group[0], (path, status))]
+        return [(k, (path[i], status[i])) for i, k in enumerate(group)]
 
 
 def _step_rules(fn: str, methods) -> list:

@@ -27,7 +27,6 @@ import pytest  # noqa: E402
 import jaxgan  # noqa: E402
 from jaxgan import cli  # noqa: E402
 from jaxgan.errors import ArgumentError, JaxganError  # noqa: E402
-from jaxgan.progress import ProgressEvent  # noqa: E402
 
 
 def run_cli(argv, capsys):
@@ -114,7 +113,8 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, expect):
 
 def test_entry_point_subprocess_error_has_no_traceback():
     proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "stability", "classicc"], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                          text=True, timeout=120,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu", "JAXGAN_NO_CACHE": "1"})  # not the user's cache
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "valid names" in proc.stderr and "minimax" in proc.stderr
@@ -193,27 +193,25 @@ def test_kernel_x64_leaves_jax_config_as_it_found_it(capsys, monkeypatch):
 # ----------------------------------------------------------------------------- progress
 
 
-def test_progress_lines_are_the_events_on_stderr(capsys):
+def test_progress_is_auto_or_off():
     from jaxgan.cli._common import progress_printer
 
     assert progress_printer(argparse.Namespace(quiet=True)) is False
-    show = progress_printer(argparse.Namespace(quiet=False))
-    show(ProgressEvent("basins", 2, 8, "chunk 2"))
-    assert capsys.readouterr() == ("", "  basins: 2/8 chunk 2\n")
+    assert progress_printer(argparse.Namespace(quiet=False)) is None  # a bar when stderr is a terminal
 
 
-def test_reproduce_passes_a_progress_callable_or_false(capsys, monkeypatch, tmp_path):
+def test_reproduce_passes_progress_auto_or_false(capsys, monkeypatch, tmp_path):
     got = []
 
     def fake_reproduce(out, *, progress, **kw):
         got.append(progress)
-        if progress:
-            progress(ProgressEvent("reproduce", 1, 1, "eigenvalues.png"))
+        with jaxgan.progress.reporter("reproduce", progress, "reproduce", 1) as report:
+            report(1, "eigenvalues.png")
         return types.SimpleNamespace(files=["eigenvalues.png"], seconds=1.5)
 
     monkeypatch.setattr(jaxgan.article, "reproduce", fake_reproduce)
     code, out, err = run_cli(["reproduce", "--out", str(tmp_path / "r")], capsys)
-    assert code == 0 and err == "  reproduce: 1/1 eigenvalues.png\n"
+    assert code == 0 and err == "" and got[-1] is None  # auto: stderr is not a terminal here
     assert out.splitlines() == [f"  {tmp_path / 'r' / 'eigenvalues.png'}", f"wrote 1 files to {tmp_path / 'r'} in 1.5 s"]
     code, out, err = run_cli(["reproduce", "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 0 and err == "" and got[-1] is False

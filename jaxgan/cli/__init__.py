@@ -23,6 +23,7 @@ import threading
 
 from ..errors import JaxganError
 from . import core, experiment, kernel, sweeps, tables
+from ._cache import compilation_cache
 from ._common import CLIError, Command, Parser, flag_message
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -76,18 +77,24 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, cache: bool | None = None) -> int:
     """Run `jaxgan ARGV` (default: the process's arguments); returns the exit code.
 
     Exit codes: 0 done; 2 bad input (one line on stderr); 130 interrupted (Ctrl-C), 143 terminated
     (SIGTERM), each after the command removed its temporaries.
 
+    `cache`: whether to turn on JAX's persistent compilation cache for the rest of the process
+    (`jaxgan.cli._cache`: `--no-cache` and `JAXGAN_NO_CACHE=1` still turn it off). Default: on when
+    `argv` is None (the `jaxgan` command itself), off when a program passes `argv`, so that calling
+    `main([...])` leaves `jax.config` as it was.
+
     **Raises:** `SystemExit(2)` for arguments argparse rejects; any exception that is not a
     `JaxganError` (a bug), with its traceback.
     """
     args = build_parser().parse_args(argv)
+    use_cache = (argv is None if cache is None else bool(cache)) and not getattr(args, "no_cache", False)
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(), compilation_cache(use_cache):
             return int(COMMANDS[args.command].run(args) or 0)
     except BrokenPipeError:  # the reader left; not an error of ours
         _silence_stdout()

@@ -28,6 +28,16 @@ class Command(NamedTuple):
 
 
 class Parser(argparse.ArgumentParser):
+    """jaxgan's parsers: errors are one line, and every (sub)command takes the global flags
+    (`--no-cache`, before or after the command's name)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand's parser sets it only when given, so `jaxgan --no-cache table ...` stays on.
+        self.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS,
+                          help="do not use the persistent compilation cache (also JAXGAN_NO_CACHE=1; its folder: "
+                               "JAXGAN_CACHE_DIR, default ~/.cache/jaxgan/jax-cache)")
+
     def error(self, message):  # one line, exit 2, no usage dump
         sys.stderr.write(f"jaxgan: error: {message}\n")
         raise SystemExit(2)
@@ -71,12 +81,10 @@ def add_quiet(p: argparse.ArgumentParser, what: str = "no progress lines") -> No
     p.add_argument("--quiet", action="store_true", help=what)
 
 
-def progress_printer(args) -> Callable | bool:
-    """The `progress=` of a long library call: `False` with `--quiet`, else a callable that prints each
-    `jaxgan.progress.ProgressEvent` as one indented line on stderr (stdout keeps the results)."""
-    if getattr(args, "quiet", False):
-        return False
-    return lambda event: print(f"  {event}", file=sys.stderr, flush=True)
+def progress_printer(args) -> Callable | bool | None:
+    """The `progress=` of a long library call: `False` with `--quiet`, else `None`: a tqdm bar on stderr
+    when stderr is a terminal, nothing in a pipe or a log (stdout keeps the results either way)."""
+    return False if getattr(args, "quiet", False) else None
 
 
 # ----------------------------------------------------------------------------- flags in library errors

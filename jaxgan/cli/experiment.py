@@ -44,7 +44,7 @@ def _add_experiment(p):
     p.add_argument("--lr", type=positive_float, default=5e-4, help="Adam step of both players (default 5e-4)")
     p.add_argument("--workers", type=positive_int, default=2, help="configurations run concurrently (threads)")
     p.add_argument("--dpi", type=positive_int, default=110)
-    add_quiet(p, "no progress lines (one per configuration, on stderr)")
+    add_quiet(p, "no progress bar (one step per configuration, on stderr)")
 
 
 def _write_text(staged: Staged, target: str, text: str) -> None:

@@ -168,7 +168,8 @@ def _run_basins(args):
         field = fields.pointwise_field(game, args.pd)
         res = _run_and_save(lambda: sweeps.basins(field, d_range, pg_range, steps=args.steps, lr=lr, method=method,
                                                   tol=args.tol, chunk=args.chunk, out=args.resume,
-                                                  progress=not args.quiet), plotting.basins, out, png, args.dpi)
+                                                  progress=False if args.quiet else None),
+                            plotting.basins, out, png, args.dpi)
     fr = ", ".join(f"{k.lower()} {100 * v:.1f}%" for k, v in res.fractions().items() if v)
     print(f"{game.name}: {res.fate.size} starts, {fr}")
     print(f"wrote {out} and {png}")
@@ -240,7 +241,8 @@ def _run_sweep(args):
         res = _run_and_save(lambda: sweeps.sweep(field, grid, steps=args.steps, lr=lr, method=method,
                                                  offsets=_circle_offsets(args.radius, args.n_starts),
                                                  tol=args.tol, chunk=args.chunk, out=args.resume,
-                                                 progress=not args.quiet), plotting.phase_diagram, out, png, args.dpi)
+                                                 progress=False if args.quiet else None),
+                            plotting.phase_diagram, out, png, args.dpi)
     axes = " x ".join(f"{n}[{len(v)}]" for n, v in zip(res.names, res.values))
     print(f"{game.name}: {res.fate.size} runs over {axes}, "
           f"converged overall {100 * float(np.mean(res.fraction())):.1f}%")

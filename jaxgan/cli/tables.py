@@ -36,7 +36,7 @@ def _add_convergence(p):
     p.add_argument("--method", action="append", default=None,
                    help="update rule (repeatable; default euler, alternating, extragradient, optimistic)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON to PATH")
-    add_quiet(p, "no progress lines (one per row, on stderr)")
+    add_quiet(p, "no progress bar (one step per row, on stderr)")
 
 
 def _regulariser_name(case) -> str:

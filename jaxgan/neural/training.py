@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 
 import jax
@@ -106,6 +107,14 @@ def _train_jit(program: ProgramKey, cfg: RunConfig, grids: Grids, k_train, k_eva
 
 
 _COMPILED: dict = {}
+_TRACING = threading.Lock()
+
+# The compiler options of `fast_compile`: XLA's backend optimisation level 0 halves the CPU compile
+# time and triples the run time, the better trade for short runs. (XLA's elemental emitters in place
+# of its fusion emitters, `xla_cpu_use_fusion_emitters=False`, take 40% more off the compile time but
+# made a seed's run depend on its place in the batch, in the last bit; tests/test_neural_seeds.py
+# catches it.)
+_FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 
 def compiled_programs() -> int:
@@ -122,10 +131,9 @@ def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool):
     if key not in _COMPILED:
         if len(_COMPILED) > 64:
             _COMPILED.clear()
-        lowered = _train_jit.lower(key[0], cfg, grids, *args)
-        # XLA's backend optimisation level 0 halves the CPU compile time and triples the run time:
-        # the better trade for short runs.
-        _COMPILED[key] = lowered.compile({"xla_backend_optimization_level": 0}) if fast_compile else lowered.compile()
+        with _TRACING:  # one trace at a time (they hold the GIL); compiles run side by side
+            lowered = _train_jit.lower(key[0], cfg, grids, *args)
+        _COMPILED[key] = lowered.compile(_FAST_COMPILE if fast_compile else None)
     return _COMPILED[key]
 
 
@@ -133,8 +141,10 @@ def _seed_parts(gan: GAN, keys):
     """Per seed, stacked: the training key, the measurement key and the initial state (the networks
     are initialised on the host from each seed's `k_init`)."""
     parts = jax.vmap(split_seed_key)(keys)
-    states = [init_state(gan, parts[i, 0]) for i in range(parts.shape[0])]
-    return parts[:, 1], parts[:, 2], jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
+    states = [init_state(gan, k) for k in parts[:, 0]]
+    # Stacked on the host and moved over once: no small program compiled per leaf (cold start).
+    stacked = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *states)
+    return parts[:, 1], parts[:, 2], jax.device_put(stacked)
 
 
 def _spread(args, n_seeds: int):

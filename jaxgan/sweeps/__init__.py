@@ -58,8 +58,8 @@ compiled kernel. The final state of a decided start is its state at the decision
   no communication. Results do not depend on the number of devices. On a CPU, expose its
   cores as devices with `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before
   JAX starts).
-- **Resume.** Given `out=FOLDER`, each finished chunk is written atomically (temporary file
-  + rename) as `FOLDER/chunk_NNNNNN.npz`, with a SHA-256 checksum of its arrays, next to a
+- **Resume.** Given `out=FOLDER`, each finished chunk is written atomically (a temporary file,
+  then a rename) as `FOLDER/chunk_NNNNNN.npz`, with a SHA-256 checksum of its arrays, next to a
   `manifest.json` that identifies the sweep. Run again with the same arguments, finished
   chunks are read back (their checksums verified) instead of recomputed: a killed sweep,
   rerun, gives a result identical to an uninterrupted one. A folder of another sweep, or a

@@ -15,7 +15,7 @@ from ..dynamics import Optimizer, UpdateRule, get_rule, method_args
 from ..errors import ArgumentError
 from ..fates import FateRule, check_plane, check_rule
 from ..fields import Field
-from ..progress import reporter
+from ..progress import check_progress
 from ..stability import max_stable_lr
 from .engine import auto_check_every
 from .identity import identity
@@ -67,7 +67,7 @@ def _setup(fn, field, *, steps, tol, bound, cycle_rtol, cycle_turns, check_every
     plane = check_plane(fn, _check_int_pair(fn, "plane", plane, "a pair of coordinate indices"), field.dim)
     part = check_part(fn, part, out)
     devs = check_devices(fn, devices)
-    reporter(fn, progress, fn, 0)  # checks `progress` now, before anything compiles
+    check_progress(fn, progress)  # now, before anything compiles
     chunk = _resolve_chunk(chunk, out, devs)
     return field, Options(steps, rule.tol, rule.bound, rule.cycle_rtol, rule.cycle_turns, check_every, plane,
                           chunk), part, devs
@@ -172,9 +172,10 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
     - `out`: a folder for resumable chunk files (see `jaxgan.sweeps`); `part`:
       `(index, count)` to run only this process's share of the chunks.
     - `devices`: the devices to shard each chunk over (default: all local devices).
-    - `progress`: `True` for a bar on stderr, a callable receiving a
-      `jaxgan.progress.ProgressEvent` (one when the run starts, with the chunks already in
-      `out` done, then one per finished chunk), or `False`/`None` for silence.
+    - `progress`: `None` (default) for a tqdm bar of the chunks on stderr when stderr is a
+      terminal (silent otherwise), `True` for a bar always, `False` for silence, or a callable
+      receiving a `jaxgan.progress.ProgressEvent` (one when the run starts, with the chunks
+      already in `out` done, then one per finished chunk).
 
     **Returns:** a `BasinsResult` (`None` when `part` leaves chunks to other processes).
 

@@ -1,5 +1,6 @@
 """The results of the sweeps: `BasinsResult` (a basin map) and `SweepResult` (a phase diagram),
-with their `.npz` + JSON files (`save`, `load`)."""
+with their `.npz` + JSON files (`save`, `load`), and as labelled arrays (`to_xarray`, `to_netcdf`,
+`to_zarr`; xarray is an optional extra, see `jaxgan.sweeps.labelled`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from .._checks import bad_value
 from ..errors import StoreError
 from ..fates import Fate
+from .labelled import basins_dataset, sweep_dataset, write_netcdf, write_zarr
 from .store import expect, load_arrays, read_kind, save_arrays
 
 __all__ = ["BasinsResult", "SweepResult", "load"]
@@ -78,6 +80,30 @@ class BasinsResult:
                                        "turns": self.turns, "d": self.d, "pg": self.pg,
                                        "rest_point": self.rest_point},
                      {"labels": list(self.labels), "settings": self.settings})
+
+    def to_xarray(self):
+        """The result as an `xarray.Dataset` with named coordinates (the grid's axes by the field's labels: `D`, `pg` for the pointwise field).
+
+        Data variables `fate` (int8 `Fate` codes; CF `flag_values`/`flag_meanings`), `step`,
+        `turns`, `final` (over `state`, the field's coordinates), `rest_point`; attributes: the run settings
+        (`steps`, `lr`, `method`, `game`, `dtype`, `fingerprint` when known, ...), `fate_codes` (JSON,
+        name -> integer) and `jaxgan_settings` (the full settings as JSON).
+
+        **Raises:** `jaxgan.errors.MissingExtraError` (an `ImportError`) when xarray is not installed:
+        `pip install -e ".[xarray]"`.
+        """
+        return basins_dataset(self)
+
+    def to_netcdf(self, path, *, engine=None) -> str:
+        """Write `to_xarray()` to the netCDF file `path` (atomic). `engine`: xarray's (default: the
+        first of netCDF4, h5netcdf, scipy installed; scipy writes netCDF-3). Read it back with
+        `xarray.open_dataset(path)`. Returns the path. **Raises:** as `to_xarray`."""
+        return write_netcdf(self.to_xarray(), path, engine)
+
+    def to_zarr(self, path) -> str:
+        """Write `to_xarray()` to a new zarr store `path` (refused if it exists). Returns the path.
+        **Raises:** as `to_xarray`; `MissingExtraError` when zarr is not installed."""
+        return write_zarr(self.to_xarray(), path, "BasinsResult.to_zarr")
 
     @classmethod
     def load(cls, path) -> "BasinsResult":
@@ -178,6 +204,30 @@ class SweepResult:
         return save_arrays(path, self.KIND, arrays, {"names": list(self.names), "relative": self.relative,
                                                "settings": self.settings,
                                                "has_boundary": self.boundary is not None})
+
+    def to_xarray(self):
+        """The result as an `xarray.Dataset` with named coordinates (the swept parameters by name: `lr`, `pd`, ...; then `start`).
+
+        Data variables `fate` (int8 `Fate` codes; CF `flag_values`/`flag_meanings`), `step`,
+        `turns`, `final` (over `state`, the field's coordinates); `boundary` when computed; the coordinate `starts`; attributes: the run settings
+        (`steps`, `lr`, `method`, `game`, `dtype`, `fingerprint` when known, ...), `fate_codes` (JSON,
+        name -> integer) and `jaxgan_settings` (the full settings as JSON).
+
+        **Raises:** `jaxgan.errors.MissingExtraError` (an `ImportError`) when xarray is not installed:
+        `pip install -e ".[xarray]"`.
+        """
+        return sweep_dataset(self)
+
+    def to_netcdf(self, path, *, engine=None) -> str:
+        """Write `to_xarray()` to the netCDF file `path` (atomic). `engine`: xarray's (default: the
+        first of netCDF4, h5netcdf, scipy installed; scipy writes netCDF-3). Read it back with
+        `xarray.open_dataset(path)`. Returns the path. **Raises:** as `to_xarray`."""
+        return write_netcdf(self.to_xarray(), path, engine)
+
+    def to_zarr(self, path) -> str:
+        """Write `to_xarray()` to a new zarr store `path` (refused if it exists). Returns the path.
+        **Raises:** as `to_xarray`; `MissingExtraError` when zarr is not installed."""
+        return write_zarr(self.to_xarray(), path, "SweepResult.to_zarr")
 
     @classmethod
     def load(cls, path) -> "SweepResult":

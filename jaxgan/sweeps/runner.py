@@ -145,9 +145,7 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
             done.add(i)
     mine = [i for i in range(n_chunks) if part is None or i % part[1] == part[0]]
     todo = [i for i in mine if i not in done]
-    report = reporter(fn, progress, fn, len(mine))
     count = len(mine) - len(todo)
-    report(count, f"chunks of {chunk} starts")
 
     scalars = (jnp.int32(opts.steps), jnp.asarray(opts.tol, jobs.dtype), jnp.asarray(opts.bound, jobs.dtype),
                jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
@@ -172,14 +170,16 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
         count += 1
         report(count, f"chunks of {chunk} starts")
 
-    pending = None
-    for i in todo:  # dispatch chunk i, then collect chunk i-1 while i runs
-        item = launch(i)
+    with reporter(fn, progress, fn, len(mine), unit="chunk") as report:  # closes the bar on errors too
+        report(count, f"chunks of {chunk} starts")
+        pending = None
+        for i in todo:  # dispatch chunk i, then collect chunk i-1 while i runs
+            item = launch(i)
+            if pending is not None:
+                collect(pending)
+            pending = item
         if pending is not None:
             collect(pending)
-        pending = item
-    if pending is not None:
-        collect(pending)
     if part is not None:
         if not store.complete():
             return None
