@@ -55,6 +55,7 @@ import jax.numpy as jnp
 
 from .._checks import bytes_text
 from ..errors import ArgumentError
+from .blocks import jacobian_block_size, keeps_rows
 from .plan import DEFAULT_MEMORY_BUDGET, Plan, call, check_batch_size, check_budget, make_plan
 
 __all__ = ["KernelChoice", "PathCost", "kernel_choice"]
@@ -235,11 +236,13 @@ def _pairs(nb1: int, nb2: int, symmetric: bool) -> int:
 def _jacobian_cost(plan, units, n1, n2, symmetric, budget, batch_size) -> PathCost:
     f, cv, _ct, act, _ = units
     p, s = plan.n_params, jnp.dtype(plan.dtype).itemsize
-    b = batch_size if batch_size is not None else max(1, budget // (2 * p * s))
-    b = min(b, max(n1, n2))
+    b = jacobian_block_size(n1, n2, p, s, budget, batch_size, symmetric)
     nb1, nb2 = -(-n1 // b), -(-n2 // b)
+    kept = keeps_rows(n1 if symmetric else n2, p, s, budget)
     if nb1 == 1 and nb2 == 1:
         row_blocks = 1 if symmetric else 2
+    elif kept:  # each row block computed once (`kernel_jacobian` keeps them)
+        row_blocks = nb1 if symmetric else nb1 + nb2
     else:
         row_blocks = nb1 + (nb1 * (nb1 - 1) // 2 if symmetric else nb1 * nb2)
     if plan.coupled:  # one forward of the batch and one backward per row
@@ -248,6 +251,8 @@ def _jacobian_cost(plan, units, n1, n2, symmetric, budget, batch_size) -> PathCo
     else:
         rows = row_blocks * b * cv
         nbytes = 2 * b * p * s + b * act
+    if kept and not (nb1 == 1 and nb2 == 1):
+        nbytes += (n1 if symmetric else n2) * p * s
     flops = rows + _pairs(nb1, nb2, symmetric) * 2.0 * b * b * p
     fits = batch_size is not None or 2 * p * s <= budget
     note = (f"two blocks of {b} Jacobian rows of {p:,} parameters ({bytes_text(2 * b * p * s)})" if fits else
