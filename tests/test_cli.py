@@ -445,3 +445,13 @@ def test_sigterm_ends_the_command_cleanly(capsys, tmp_path, monkeypatch):
     assert (code, out, err) == (143, "", "jaxgan basins: terminated (SIGTERM)\n")
     assert after is unhandled
     assert os.listdir(tmp_path) == ["x.npz"] and (tmp_path / "x.npz").read_bytes() == b"the user's result"
+
+
+def test_kernel_algorithm_flag_offers_every_algorithm():
+    """`jaxgan kernel --algorithm` offers exactly the kernels' algorithms (kvp included)."""
+    from jaxgan import kernels
+    from jaxgan.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flag = next(a for a in sub.choices["kernel"]._actions if "--algorithm" in a.option_strings)
+    assert list(flag.choices) == list(kernels.ALGORITHMS) and "kvp" in flag.choices

@@ -26,7 +26,7 @@ def _add_kernel(p):
     p.add_argument("--x-range", type=float, nargs=2, default=(-3.0, 3.0), metavar=("LO", "HI"),
                    help="the 1-D grid (default -3 3); data density pd = N(0, 1) on it")
     p.add_argument("--game", default="minimax", help="game of the kernel field (default minimax)")
-    p.add_argument("--algorithm", default="auto", choices=["auto", "structured", "jacobian", "jacfwd"],
+    p.add_argument("--algorithm", default="auto", choices=list(kernels.ALGORITHMS),
                    help="how the kernel is computed (default auto: the structured path for jaxgan MLPs)")
     p.add_argument("--seed", type=int, default=0, help="initialisation seed (≥ 0)")
     p.add_argument("--x64", action="store_true", help="compute in float64 (resolves the spectrum's tail)")
