@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import shutil
-import threading
 import time
 from typing import NamedTuple, Sequence
 
@@ -361,10 +360,10 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
     tmp = temporary_path(out)
     os.mkdir(tmp, 0o700)
     try:
-        # The runs compile on a worker thread (XLA lets go of the GIL) while this one analyses every game.
-        runs_of = _in_background(article_runs, pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
+        # One thread: an interrupt (Ctrl-C, SIGTERM) must end the run at once, which a compilation
+        # running on a second thread made unreliable under load (the test of interrupted runs hung).
+        runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
         rows, reports = _stability(pd, None)
-        runs = runs_of()
         report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
         written = _write_portraits(tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start, dpi=dpi)
         report(2, "phase portraits written")
@@ -378,31 +377,6 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
-
-
-def _in_background(fn, *args, **kwargs):
-    """Start `fn(*args, **kwargs)` on a daemon thread; returns `wait()`, which gives its result or
-    raises its exception. A daemon thread, not an executor: an interrupted run (Ctrl-C, SIGTERM) must
-    exit at once, not wait at interpreter exit for a compilation it no longer needs."""
-    box = {}
-
-    def work():
-        try:
-            box["result"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="jaxgan-article-runs", daemon=True)
-    thread.start()
-
-    def wait():
-        while thread.is_alive():
-            thread.join(0.1)  # short joins: a signal reaches the main thread between them
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
-
-    return wait
 
 
 def _write_portraits(tmp: str, runs: dict, *, pd, steps: int, lr, start, dpi: int) -> list[str]:
