@@ -48,7 +48,10 @@ batched with other seeds.
 """
 
 from ..stability.krylov import arnoldi
-from .data import GaussianMixture, default_data, gaussian_mixture
+from .data import GaussianMixture, Samples, default_data, digits, gaussian_mixture, grid_of_25, ring_of_8, samples
+from .players import NetPlayer, NetworkPlayer, Player, player_of
+from .quality import (DigitClassifier, digit_classifier, digit_quality, digit_quality_of, frechet_distance,
+                      mixture_quality, mixture_quality_of, reference_stats)
 from .experiment import EXPERIMENT_SIZES, VARIANTS, ExperimentResult, batchnorm_experiment
 from .measurements import jacobian_eigenvalues, path_angle, rotation_index
 from .metrics import histogram_kl, kde, sliced_wasserstein, wasserstein_1d
@@ -60,7 +63,9 @@ from .training import train
 from .verdicts import classify, winding_turns
 
 __all__ = [
-    "GaussianMixture", "gaussian_mixture", "default_data", "Net", "OutputMap", "output_map", "GAN",
+    "GaussianMixture", "gaussian_mixture", "default_data", "ring_of_8", "grid_of_25", "Samples", "samples", "digits",
+    "Player", "NetPlayer", "NetworkPlayer", "player_of", "mixture_quality", "mixture_quality_of", "DigitClassifier",
+    "digit_classifier", "digit_quality", "digit_quality_of", "reference_stats", "frechet_distance", "Net", "OutputMap", "output_map", "GAN",
     "train", "TrainResult", "wasserstein_1d", "sliced_wasserstein", "histogram_kl", "kde",
     "path_angle", "arnoldi", "jacobian_eigenvalues", "rotation_index", "game_field",
     "batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "PENALTIES", "UPDATES", "VARIANTS",

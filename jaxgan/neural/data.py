@@ -1,4 +1,8 @@
-"""The data of the neural experiments: Gaussian mixtures, their samples, densities and cell masses."""
+"""The data of the neural experiments: Gaussian mixtures (their samples, densities and cell masses)
+and any array of samples (`Samples`; the 8×8 digits as images, `digits`).
+
+Both kinds draw a batch from uniforms on (-1, 1) (`n_uniforms` columns per sample, `from_uniforms`),
+so one random draw per update makes data, noise and interpolation weights together."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import numpy as np
 from .._checks import bad_type, bad_value, check_choice
 from ..errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["GaussianMixture", "gaussian_mixture", "default_data"]
+__all__ = ["GaussianMixture", "gaussian_mixture", "default_data", "ring_of_8", "grid_of_25", "Samples", "samples",
+           "digits"]
 
 
 def default_float():
@@ -65,6 +70,20 @@ class GaussianMixture:
     def dim(self) -> int:
         """The dimension d of x."""
         return len(self.means[0])
+
+    @property
+    def sample_shape(self) -> tuple:
+        """The shape of one sample, `(d,)`."""
+        return (self.dim,)
+
+    @property
+    def n_uniforms(self) -> int:
+        """Uniforms per sample `from_uniforms` takes: one for the component, `d` for the Gaussian."""
+        return 1 + self.dim
+
+    def from_uniforms(self, u):
+        """Samples `(n, d)` from uniforms `u: (n, 1 + d)` on (-1, 1) (see `transform`)."""
+        return self.transform(u[:, 0], u[:, 1:])
 
     @property
     def n_components(self) -> int:
@@ -207,3 +226,162 @@ def default_data(dim: int = 1) -> GaussianMixture:
     if dim == 1:
         return GaussianMixture(((-2.0,), (2.0,)), (0.5, 0.5), (0.5, 0.5))
     return GaussianMixture(((-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)), (0.5,) * 4, (0.25,) * 4)
+
+
+def ring_of_8(radius: float = 2.0, std: float = 0.02) -> GaussianMixture:
+    """The 2-D ring of 8 equal Gaussians `N(r·(cos 2πk/8, sin 2πk/8), σ² I)`, the mode-collapse benchmark
+    of Metz, Poole, Pfau & Sohl-Dickstein 2017 ("Unrolled Generative Adversarial Networks", ICLR):
+    radius 2, σ = 0.02 by default.
+
+    **Raises:** `ArgumentError` for a radius or std that is not positive and finite.
+    """
+    radius = _positive("ring_of_8", "radius", radius)
+    std = _positive("ring_of_8", "std", std)
+    angles = 2.0 * np.pi * np.arange(8) / 8
+    means = tuple((radius * math.cos(a), radius * math.sin(a)) for a in angles)
+    return GaussianMixture(means, (std,) * 8, (1.0,) * 8)
+
+
+def grid_of_25(spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
+    """The 2-D grid of 5 × 5 equal Gaussians at `spacing·(i, j)`, `i, j ∈ {−2, …, 2}`, σ = 0.05: the
+    mode-collapse benchmark of Srivastava, Valkov, Russell, Gutmann & Sutton 2017 ("VEEGAN", NeurIPS).
+
+    **Raises:** `ArgumentError` for a spacing or std that is not positive and finite.
+    """
+    spacing = _positive("grid_of_25", "spacing", spacing)
+    std = _positive("grid_of_25", "std", std)
+    means = tuple((spacing * i, spacing * j) for i in range(-2, 3) for j in range(-2, 3))
+    return GaussianMixture(means, (std,) * 25, (1.0,) * 25)
+
+
+def _positive(who: str, arg: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise bad_type(who, arg, "a positive number", value)
+    if not (math.isfinite(float(value)) and float(value) > 0):
+        raise bad_value(who, arg, "positive and finite", value)
+    return float(value)
+
+
+# ============================================================================ any array of samples
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Samples:
+    """Data given as an array of samples: a batch is drawn uniformly with replacement.
+
+    Compared and hashed by content (a digest of the array), so two `Samples` of the same array give
+    equal GANs that share compiled programs. The array is a constant of the compiled training.
+
+    - `array`: `Float[ndarray, "N *sample_shape"]` (numpy, float32; read-only).
+    - `name`: a short name (`"digits"` turns on the digit classifier's measurements).
+    - `labels`: `Int[ndarray, "N"]` class labels, or None.
+
+    Build it with `samples` (which checks) or `digits`.
+    """
+
+    array: np.ndarray
+    name: str = "samples"
+    labels: np.ndarray | None = None
+    digest: str = dataclasses.field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.digest:
+            import hashlib
+
+            h = hashlib.sha1(np.ascontiguousarray(self.array).view(np.uint8))
+            h.update(repr(self.array.shape).encode())
+            if self.labels is not None:
+                h.update(np.ascontiguousarray(self.labels).view(np.uint8))
+            object.__setattr__(self, "digest", h.hexdigest())
+
+    def __eq__(self, other):
+        return isinstance(other, Samples) and (self.digest, self.name) == (other.digest, other.name)
+
+    def __hash__(self):
+        return hash((self.digest, self.name))
+
+    @property
+    def sample_shape(self) -> tuple:
+        """The shape of one sample."""
+        return tuple(self.array.shape[1:])
+
+    @property
+    def dim(self) -> int:
+        """The number of values in one sample (the product of `sample_shape`)."""
+        return int(np.prod(self.sample_shape))
+
+    @property
+    def n(self) -> int:
+        """The number of samples."""
+        return int(self.array.shape[0])
+
+    @property
+    def n_uniforms(self) -> int:
+        """Uniforms per sample `from_uniforms` takes: one, the index."""
+        return 1
+
+    def from_uniforms(self, u):
+        """Samples `(n, *sample_shape)` at the indices `floor((u[:, 0] + 1)/2 · N)`."""
+        idx = jnp.clip(jnp.floor(0.5 * (u[:, 0] + 1.0) * self.n).astype(jnp.int32), 0, self.n - 1)
+        return jnp.asarray(self.array, u.dtype)[idx]
+
+    def sample(self, key, n: int) -> jax.Array:
+        """`n` samples drawn with replacement, `Float[Array, "n *sample_shape"]` (pure JAX; `n` static)."""
+        return self.from_uniforms(uniform_pm1(key, (n, 1)))
+
+    def mean(self) -> np.ndarray:
+        """The mean sample, flattened, shape `(dim,)`."""
+        return self.array.reshape(self.n, -1).mean(axis=0)
+
+    def std(self) -> float:
+        """The root-mean-square spread `sqrt(E‖x − E x‖² / dim)`."""
+        flat = self.array.reshape(self.n, -1).astype(np.float64)
+        return float(np.sqrt(np.mean((flat - flat.mean(axis=0)) ** 2)))
+
+    def __repr__(self):
+        return f"Samples({self.name!r}: {self.n} samples of shape {self.sample_shape})"
+
+
+def samples(array, *, name: str = "samples", labels=None) -> Samples:
+    """Data from an array of samples, `(N, *sample_shape)` with N ≥ 2 (a 1-D array is N scalars).
+
+    **Raises:** `ArgumentTypeError` for something that is not a numeric array; `ArgumentError` for
+    fewer than 2 samples, non-finite values, or `labels` that are not N integers.
+    """
+    who = "samples"
+    try:
+        arr = np.array(array, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise bad_type(who, "array", "a numeric array of samples (N, *sample_shape)", array) from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim < 2 or arr.shape[0] < 2 or arr.size == 0:
+        raise ArgumentError(f"{who} argument `array` must hold N ≥ 2 samples, shape (N, *sample_shape); got shape "
+                            f"{arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise bad_value(who, "array", "finite", "an array with NaN or inf")
+    if not isinstance(name, str) or not name:
+        raise bad_type(who, "name", "a non-empty str", name)
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != (arr.shape[0],) or not np.issubdtype(lab.dtype, np.integer):
+            raise ArgumentError(f"{who} argument `labels` must be {arr.shape[0]} integers (one per sample); got "
+                                f"shape {lab.shape} of {lab.dtype}.")
+        lab = lab.astype(np.int64)
+        lab.setflags(write=False)
+    arr.setflags(write=False)
+    return Samples(arr, name, lab)
+
+
+def digits(*, classes=None) -> Samples:
+    """scikit-learn's 1 797 handwritten digits as 8×8 one-channel images in [-1, 1] (`pixel/8 − 1`),
+    shape `(1797, 8, 8, 1)`, name `"digits"`, with their labels (see `jaxgan.datasets.load_digits`);
+    `classes`: a subset of the digits to keep (then named e.g. `"digits[0, 1]"`).
+
+    **Raises:** `jaxgan.errors.MissingExtraError` naming the `digits` extra without scikit-learn.
+    """
+    from ..datasets import load_digits
+
+    images, labels = load_digits(classes=classes)
+    return samples(images, name="digits" if classes is None else f"digits{list(classes)}", labels=labels)

@@ -19,8 +19,8 @@ from ..kernels import kernel_vp
 from ..stability.krylov import arnoldi, ritz_values
 from .data import uniform_pm1
 from .metrics import cosine, histogram_kl, kde, sliced_wasserstein
-from .objectives import (Batch, d_objective, draw_batch, dropout_key, field_parts, g_objective, generate,
-                         merge_params, net_call)
+from .objectives import Batch, d_call, d_objective, draw_batch, dropout_key, field_parts, g_objective, generate
+from .players import NetPlayer, built, merge_params
 from .spec import GAN, ProgramKey
 from .step import TrainState, d_steps_of
 
@@ -124,21 +124,27 @@ class RunConfig:
     krylov: int
     n_proj: int
     kernel_probe: bool
+    keep_params: bool = False
 
 
 class Grids(NamedTuple):
-    """Where the measurements look: the x grid, histogram edges, data cell masses, KDE bandwidth."""
+    """Where the measurements look (jit arguments). For a mixture in 1-D / 2-D: the x grid, histogram
+    edges, data cell masses, KDE bandwidth. For `Samples`: `grid` holds fixed data samples (the
+    probes), the rest is None, except for the digits: `probe_class` (the probes' labels) and the
+    classifier with the real digits' feature statistics (`scorer`)."""
 
-    grid: jax.Array  # (G, d)
-    edges: tuple  # per axis
-    p_masses: jax.Array
-    bandwidth: jax.Array
+    grid: jax.Array  # (G, *sample_shape)
+    edges: tuple | None  # per axis
+    p_masses: jax.Array | None
+    bandwidth: jax.Array | None
+    probe_class: jax.Array | None = None  # (G,) int32
+    scorer: tuple | None = None  # (classifier, ref_mean, ref_cov)
 
 
 class EvalInputs(NamedTuple):
     """The fixed inputs of one seed's measurements (the same at every checkpoint)."""
 
-    x: jax.Array  # (n_eval, d) data samples
+    x: jax.Array  # (n_eval, *sample_shape) data samples
     z: jax.Array  # (n_eval, latent) generator noise
     batch: Batch  # the fixed batch of the game field
     v0: jax.Array  # (p,) Arnoldi start vector
@@ -159,27 +165,40 @@ def kernel_prediction(gan: GAN, st: TrainState, grid, u_grid, key):
     batch `y = (data, generated)`, with `K_θ` the eval-mode parametric kernel of the
     discriminator's raw output (`jaxgan.kernels.kernel_vp`) and `a` the output map. Shape `(G,)`.
     """
-    _, d_apply = gan.d_net
-    net = gan.discriminator
     k_first = key if gan.update == "simultaneous" else jax.random.split(key, gan.d_steps + 1)[0]
     batch = draw_batch(gan, k_first, gan.batch_size)
     fake, _ = generate(gan, st.tg, st.sg, batch.z, dropout_key(batch, 0))
     fake = jax.lax.stop_gradient(fake)
-    u_real, _ = net_call(d_apply, net, st.td, st.sd, batch.x, train=True, key=dropout_key(batch, 1))
-    u_fake, _ = net_call(d_apply, net, st.td, st.sd, fake, train=True, key=dropout_key(batch, 2))
+    u_real, _ = d_call(gan, st.td, st.sd, batch.x, train=True, key=dropout_key(batch, 1))
+    u_fake, _ = d_call(gan, st.td, st.sd, fake, train=True, key=dropout_key(batch, 2))
     om, game = gan.d_output, gan.game
     w_real, w_fake = jax.grad(lambda a, b: jnp.mean(jax.vmap(game.f1)(om(a))) + jnp.mean(jax.vmap(game.f2)(om(b))),
                               argnums=(0, 1))(u_real, u_fake)
     y = jnp.concatenate([batch.x, fake])
     w = jnp.concatenate([w_real, w_fake])
-    ku = kernel_vp(d_apply, merge_params(st.td, st.sd), grid, y, w, train=False)
+    ku = _d_kernel_vp(gan, st, grid, y, w)
     return jax.vmap(jax.grad(om))(u_grid) * ku
 
 
+def _d_kernel_vp(gan: GAN, st: TrainState, x_out, x_in, w):
+    """`K_θ(x_out, x_in) @ w` of the discriminator's raw output in eval mode (`kernel_vp`): jaxgan's
+    MLPs through their own apply (the kernel reads their structure); any other network as a plain
+    `apply(θ, x)` with its state held fixed."""
+    player = gan.d_player
+    if isinstance(player, NetPlayer):
+        apply = built(player.net, player.d_in, player.d_out)[1]
+        return kernel_vp(apply, merge_params(st.td, st.sd), x_out.reshape(x_out.shape[0], -1),
+                         x_in.reshape(x_in.shape[0], -1), w, train=False)
+
+    def apply(theta, x):
+        return player.call(theta, st.sd, x, train=False)[0]
+
+    return kernel_vp(apply, st.td, x_out, x_in, w)
+
+
 def g_eval(gan: GAN, tg, sg, z):
-    """The generator in eval mode at latent points `z (P, latent)`; shape `(P, d)`."""
-    _, g_apply = gan.g_net
-    return g_apply(merge_params(tg, sg), z, train=False).reshape(z.shape[0], gan.data.dim)
+    """The generator in eval mode at latent points `z (P, latent)`; shape `(P, *sample_shape)`."""
+    return gan.g_player.call(tg, sg, z, train=False)[0].reshape((z.shape[0], *gan.data.sample_shape))
 
 
 def g_kernel_prediction(gan: GAN, st: TrainState, z_probe, key):
@@ -192,19 +211,17 @@ def g_kernel_prediction(gan: GAN, st: TrainState, z_probe, key):
     objective with respect to each generated sample (the discriminator held as that update
     sees it: the old one for simultaneous updates, the one after the `d_steps` discriminator
     updates for alternating ones) and `K_φ` the eval-mode kernel of the generator's trainable
-    parameters (matrix-valued for `d`-dimensional data). One vjp and one jvp. Shape `(P, d)`.
+    parameters (matrix-valued for `d`-dimensional data). One vjp and one jvp. Shape `(P, *sample_shape)`.
     """
     if gan.update == "simultaneous":
         d_state, batch = st, draw_batch(gan, key, gan.batch_size)
     else:  # replay the discriminator updates of this step, as train_step does
         d_state, _, g_key = d_steps_of(gan, st, key)
         batch = draw_batch(gan, g_key, gan.batch_size)
-    _, d_apply = gan.d_net
     fake, _ = generate(gan, st.tg, st.sg, batch.z, dropout_key(batch, 0))
 
     def objective(x):  # Î as a function of the generated samples, as in g_objective
-        u, _ = net_call(d_apply, gan.discriminator, d_state.td, d_state.sd, x, train=True,
-                        key=dropout_key(batch, 2))
+        u, _ = d_call(gan, d_state.td, d_state.sd, x, train=True, key=dropout_key(batch, 2))
         return jnp.mean(jax.vmap(gan.game.f3)(gan.d_output(u)))
 
     w = jax.grad(objective)(fake)
@@ -225,6 +242,61 @@ def _ritz_hessenberg(gan: GAN, cfg: RunConfig, st: TrainState, batch: Batch, v0,
     return arnoldi(lin, v0, min(cfg.krylov, theta_flat.shape[0]))
 
 
+def _player_hessians(gan: GAN, cfg: RunConfig, st: TrainState, batch: Batch, fake, v0):
+    """Arnoldi (on a symmetric operator: Lanczos with full reorthogonalisation) on the Hessian-vector
+    products of each player's own loss on the fixed batch — `−(Ĵ − penalty)` in θ_D with the generated
+    samples fixed, `−Î` in θ_G — the minimisation convention of Berard et al. 2020. Returns
+    `{"hd": (H, k), "hg": (H, k)}` (extreme eigenvalues from `H[:k, :k]` on the host)."""
+    fake = jax.lax.stop_gradient(fake)
+    td_flat, un_d = ravel_pytree(st.td)
+    tg_flat, un_g = ravel_pytree(st.tg)
+
+    def loss_d(t):
+        return -d_objective(gan, un_d(t), st.sd, fake, batch, update_stats=False)[0]
+
+    def loss_g(t):
+        return -g_objective(gan, un_g(t), st.sg, st.td, st.sd, batch, update_stats=False)[0]
+
+    out = {}
+    for name, loss, flat, start in (("hd", loss_d, td_flat, v0[:td_flat.shape[0]]),
+                                    ("hg", loss_g, tg_flat, v0[td_flat.shape[0]:])):
+        _, hvp = jax.linearize(jax.grad(loss), flat)
+        out[name] = arnoldi(hvp, start, min(cfg.krylov, flat.shape[0]))
+    return out
+
+
+def _views(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInputs, fake, u_grid):
+    """The distribution logs: distances, the pointwise (D, pg) view and the sample quality.
+
+    Mixtures in 1-D / 2-D: KL on the histogram, pg by KDE on the grid. `Samples`: pg is not
+    estimable at a point of an image space; for the digits the view is per class — at each probe
+    (a real digit) pg is the share of generated samples the digit classifier puts in its class
+    (pd: the data's share) — and NaN for other samples."""
+    from . import quality
+
+    n_grid = grids.grid.shape[0]
+    flat_fake = fake.reshape(fake.shape[0], -1)
+    nan = jnp.full((), jnp.nan, flat_fake.dtype)
+    out = {"w1": sliced_wasserstein(ev.x.reshape(ev.x.shape[0], -1), flat_fake, cfg.n_proj),
+           "g_mean": jnp.mean(flat_fake, axis=0), "g_std": jnp.std(flat_fake, axis=0),
+           "d_grid": gan.d_output(u_grid)}
+    if grids.edges is not None:  # a mixture in 1-D / 2-D
+        means, stds, weights = gan.data.arrays(flat_fake.dtype)
+        out.update(kl=histogram_kl(grids.p_masses, fake, grids.edges), pg_grid=kde(fake, grids.grid, grids.bandwidth),
+                   **quality.mixture_quality(fake, means, stds, weights), classes_covered=nan, fd=nan)
+        return out
+    out["kl"] = nan
+    if grids.scorer is None:
+        out.update(pg_grid=jnp.full((n_grid,), jnp.nan, flat_fake.dtype), modes_covered=nan, high_quality=nan,
+                   classes_covered=nan, fd=nan)
+        return out
+    classifier, ref_mean, ref_cov = grids.scorer
+    shares = jnp.mean(jax.nn.one_hot(jnp.argmax(classifier.logits(fake), axis=-1), 10, dtype=flat_fake.dtype), axis=0)
+    out.update(pg_grid=shares[grids.probe_class], modes_covered=nan, high_quality=nan,
+               **quality.digit_quality(fake, classifier, ref_mean, ref_cov))
+    return out
+
+
 def measure(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInputs, next_key):
     """All measurements of one checkpoint (one seed).
 
@@ -235,26 +307,25 @@ def measure(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInpu
     """
     batch = ev.batch
     fake, _ = generate(gan, st.tg, st.sg, ev.z, dropout_key(batch, 0))
-    _, d_apply = gan.d_net
-    u_grid = d_apply(merge_params(st.td, st.sd), grids.grid, train=False)
-    d_grid = gan.d_output(u_grid)
+    u_grid, _ = d_call(gan, st.td, st.sd, grids.grid, train=False, key=None)
     gd, gg = field_parts(gan, st.td, st.tg, st.sd, st.sg, batch)
     vflat, _ = ravel_pytree((gd, gg))
     theta_flat, _ = ravel_pytree((st.td, st.tg))
     fake_b, _ = generate(gan, st.tg, st.sg, batch.z, dropout_key(batch, 0))
-    out = {"w1": sliced_wasserstein(ev.x, fake, cfg.n_proj), "kl": histogram_kl(grids.p_masses, fake, grids.edges),
-           "g_mean": jnp.mean(fake, axis=0), "g_std": jnp.std(fake, axis=0), "d_grid": d_grid,
-           "pg_grid": kde(fake, grids.grid, grids.bandwidth), "field_norm": jnp.linalg.norm(vflat),
-           "J": d_objective(gan, st.td, st.sd, fake_b, batch, update_stats=False)[1][0],
-           "I": g_objective(gan, st.tg, st.sg, st.td, st.sd, batch, update_stats=False)[0]}
+    out = _views(gan, cfg, st, grids, ev, fake, u_grid)
+    out.update(field_norm=jnp.linalg.norm(vflat),
+               J=d_objective(gan, st.td, st.sd, fake_b, batch, update_stats=False)[1][0],
+               I=g_objective(gan, st.tg, st.sg, st.td, st.sd, batch, update_stats=False)[0])
     if cfg.krylov > 0:
         out["hess"], out["krylov_k"] = _ritz_hessenberg(gan, cfg, st, batch, ev.v0, theta_flat)
+        for name, (h, k) in _player_hessians(gan, cfg, st, batch, fake_b, ev.v0).items():
+            out[name], out[name + "_k"] = h, k
     pred = None
     if cfg.kernel_probe:
         z_probe = ev.z[:grids.grid.shape[0]]
         pred = (kernel_prediction(gan, st, grids.grid, u_grid, next_key),
                 g_kernel_prediction(gan, st, z_probe, next_key), g_eval(gan, st.tg, st.sg, z_probe))
-    return out, vflat, theta_flat, d_grid, pred
+    return out, vflat, theta_flat, out["d_grid"], pred
 
 
 @functools.partial(jax.jit, static_argnames=("program", "cfg", "n"))

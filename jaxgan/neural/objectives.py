@@ -18,54 +18,38 @@ import jax.numpy as jnp
 
 from .._checks import check_int
 from .data import standard_normal, uniform_pm1
-from .spec import GAN, Net
+from .spec import GAN
 
 __all__ = ["game_field"]
 
 
-def split_params(params):
-    """(trainable θ, running statistics or None) of a nets MLP's params dict."""
-    theta = {k: v for k, v in params.items() if k != "batch_stats"}
-    return theta, params.get("batch_stats")
-
-
-def merge_params(theta, stats):
-    """The params dict of a nets MLP from its trainable part and its running statistics (or None)."""
-    return theta if stats is None else {**theta, "batch_stats": stats}
-
-
-def net_call(apply, net: Net, theta, stats, x, *, train: bool, key, update_stats: bool = False):
-    """`apply` in the right mode; returns `(out, new_stats)` (`key`: dropout key, None without dropout)."""
-    params = merge_params(theta, stats)
-    kw = {"key": key} if (train and net.dropout > 0) else {}
-    if update_stats and train and net.batchnorm:
-        out, new = apply(params, x, train=True, update_stats=True, **kw)
-        return out, new["batch_stats"]
-    return apply(params, x, train=train, **kw), stats
+def d_call(gan: GAN, td, sd, x, *, train: bool, key, update_stats: bool = False):
+    """The discriminator's raw outputs `(B,)` at `x (B, *sample_shape)` and its new statistics."""
+    return gan.d_player.call(td, sd, x, train=train, key=key, update_stats=update_stats)
 
 
 class Batch(NamedTuple):
     """The random inputs of one update."""
 
-    x: jax.Array  # (B, d) data
+    x: jax.Array  # (B, *sample_shape) data
     z: jax.Array  # (B, latent) noise
-    eps: jax.Array  # (B, 1) uniform interpolation weights for WGAN-GP
+    eps: jax.Array  # (B, 1, …) uniform interpolation weights for WGAN-GP (broadcast over a sample)
     keys: Any  # (3,) dropout keys for G, D(real), D(fake); None without dropout
 
 
 def needs_keys(gan: GAN) -> bool:
     """Whether either network has dropout (and so needs random keys in train mode)."""
-    return gan.discriminator.dropout > 0 or gan.generator.dropout > 0
+    return gan.d_player.dropout or gan.g_player.dropout
 
 
 def draw_batch(gan: GAN, key, n: int) -> Batch:
     """Data, noise, the GP interpolation weights and dropout keys of one update, from one draw
     (`n` static)."""
-    d, L = gan.data.dim, gan.latent_dim
-    u = uniform_pm1(key, (n, 2 + d + L))
-    x = gan.data.transform(u[:, 0], u[:, 1:1 + d])
-    z = standard_normal(u[:, 1 + d:1 + d + L])
-    eps = 0.5 * (u[:, -1:] + 1.0)
+    d, L = gan.data.n_uniforms, gan.latent_dim
+    u = uniform_pm1(key, (n, 1 + d + L))
+    x = gan.data.from_uniforms(u[:, :d])
+    z = standard_normal(u[:, d:d + L])
+    eps = (0.5 * (u[:, -1:] + 1.0)).reshape((n,) + (1,) * len(gan.data.sample_shape))
     keys = jax.random.split(jax.random.fold_in(key, 1), 3) if needs_keys(gan) else None
     return Batch(x, z, eps, keys)
 
@@ -77,12 +61,8 @@ def dropout_key(batch: Batch, i: int):
 
 def d_objective(gan: GAN, td, sd, fake, batch: Batch, *, update_stats: bool):
     """Ĵ − penalty at θ_D for fixed generated samples; returns `(value, (Ĵ, penalty, new_stats))`."""
-    _, d_apply = gan.d_net
-    net = gan.discriminator
-    u_real, sd1 = net_call(d_apply, net, td, sd, batch.x, train=True, key=dropout_key(batch, 1),
-                           update_stats=update_stats)
-    u_fake, sd2 = net_call(d_apply, net, td, sd1, fake, train=True, key=dropout_key(batch, 2),
-                           update_stats=update_stats)
+    u_real, sd1 = d_call(gan, td, sd, batch.x, train=True, key=dropout_key(batch, 1), update_stats=update_stats)
+    u_fake, sd2 = d_call(gan, td, sd1, fake, train=True, key=dropout_key(batch, 2), update_stats=update_stats)
     om, game = gan.d_output, gan.game
     j = jnp.mean(jax.vmap(game.f1)(om(u_real))) + jnp.mean(jax.vmap(game.f2)(om(u_fake)))
     pen = penalty(gan, td, sd, batch, fake)
@@ -93,36 +73,35 @@ def penalty(gan: GAN, td, sd, batch: Batch, fake):
     """The discriminator's gradient penalty (R1, R2 or WGAN-GP; see `GAN`), a scalar."""
     if gan.penalty is None or gan.penalty_weight == 0.0:
         return jnp.zeros((), batch.x.dtype)
-    _, d_apply = gan.d_net
-    net = gan.discriminator
-
     def raw_sum(x, key):
-        return jnp.sum(net_call(d_apply, net, td, sd, x, train=True, key=key)[0])
+        return jnp.sum(d_call(gan, td, sd, x, train=True, key=key)[0])
+
+    def sq_norms(g):  # ‖∇ₓ u‖² per sample, over every axis of a sample
+        return jnp.sum((g * g).reshape(g.shape[0], -1), axis=1)
 
     if gan.penalty == "r1":
         g = jax.grad(raw_sum)(batch.x, dropout_key(batch, 1))
-        return 0.5 * gan.penalty_weight * jnp.mean(jnp.sum(g * g, axis=1))
+        return 0.5 * gan.penalty_weight * jnp.mean(sq_norms(g))
     if gan.penalty == "r2":
         g = jax.grad(raw_sum)(fake, dropout_key(batch, 2))
-        return 0.5 * gan.penalty_weight * jnp.mean(jnp.sum(g * g, axis=1))
+        return 0.5 * gan.penalty_weight * jnp.mean(sq_norms(g))
     xhat = batch.eps * batch.x + (1.0 - batch.eps) * fake
     g = jax.grad(raw_sum)(xhat, dropout_key(batch, 1))
-    norm = jnp.sqrt(jnp.sum(g * g, axis=1) + jnp.finfo(g.dtype).tiny)
+    norm = jnp.sqrt(sq_norms(g) + jnp.finfo(g.dtype).tiny)
     return gan.penalty_weight * jnp.mean((norm - 1.0) ** 2)
 
 
 def generate(gan: GAN, tg, sg, z, key, *, update_stats: bool = False):
-    """Generated samples `(B, d)` in train mode at latent points `z (B, latent)`, and the new statistics."""
-    _, g_apply = gan.g_net
-    out, sg = net_call(g_apply, gan.generator, tg, sg, z, train=True, key=key, update_stats=update_stats)
-    return out.reshape(z.shape[0], gan.data.dim), sg
+    """Generated samples `(B, *sample_shape)` in train mode at latent points `z (B, latent)`, and the
+    new statistics."""
+    out, sg = gan.g_player.call(tg, sg, z, train=True, key=key, update_stats=update_stats)
+    return out.reshape((z.shape[0], *gan.data.sample_shape)), sg
 
 
 def g_objective(gan: GAN, tg, sg, td, sd, batch: Batch, *, update_stats: bool):
     """Î at θ_G; returns `(Î, new generator stats)`."""
     fake, sg1 = generate(gan, tg, sg, batch.z, dropout_key(batch, 0), update_stats=update_stats)
-    _, d_apply = gan.d_net
-    u_fake, _ = net_call(d_apply, gan.discriminator, td, sd, fake, train=True, key=dropout_key(batch, 2))
+    u_fake, _ = d_call(gan, td, sd, fake, train=True, key=dropout_key(batch, 2))
     return jnp.mean(jax.vmap(gan.game.f3)(gan.d_output(u_fake))), sg1
 
 

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_float, check_int
+from ..errors import ArgumentError
 from ..fates import Fate
 from .measurements import RunConfig, path_angle_of_seed
 from .spec import GAN, program_key
@@ -20,7 +21,11 @@ __all__ = ["TrainResult", "LOG_NAMES"]
 
 # The per-checkpoint logs of a run, in the order of `TrainResult`'s fields.
 LOG_NAMES = ("w1", "kl", "g_mean", "g_std", "d_grid", "pg_grid", "J", "I", "field_norm", "step_cos", "eigs",
-             "rotation", "kernel_cos", "kernel_gain", "kernel_cos_g", "kernel_gain_g")
+             "rotation", "kernel_cos", "kernel_gain", "kernel_cos_g", "kernel_gain_g", "hess_d_min", "hess_d_max",
+             "hess_g_min", "hess_g_max", "modes_covered", "high_quality", "classes_covered", "fd")
+
+_OPTIONAL_LOGS = ("hess_d_min", "hess_d_max", "hess_g_min", "hess_g_max", "modes_covered", "high_quality",
+                  "classes_covered", "fd")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -52,12 +57,26 @@ class TrainResult:
       NaN in row 0 and everywhere with `kernel_probe=False`.
     - `kernel_cos_g`, `kernel_gain_g: (S, C+1)`: the same for the generator: the change of G at
       `G` fixed latent points predicted by the generator's parametric kernel.
+    - `hess_d_min`, `hess_d_max`, `hess_g_min`, `hess_g_max: (S, C+1)`: the extreme eigenvalues of
+      each player's own *loss* Hessian on the measurement batch — `∇²_θD(−Ĵ + penalty)` with the
+      generated samples fixed and `∇²_θG(−Î)` — by `krylov` steps of Lanczos on Hessian-vector
+      products (the extremes converge first). Minimisation convention, as Berard et al. 2020: a
+      local Nash equilibrium has both minima ≥ 0 (`is_local_nash`). NaN with `krylov=0`.
+    - `modes_covered`, `high_quality: (S, C+1)`: for a Gaussian mixture, the modes covered and
+      the fraction of generated samples within 3σ of a mode (`jaxgan.neural.quality`); NaN otherwise.
+    - `classes_covered`, `fd: (S, C+1)`: for the digits, the classes the digit classifier finds in
+      the generated samples and the Fréchet distance on its features; NaN otherwise.
+    - For `Samples` data the "grid" is `G` fixed data samples (the probes): `d_grid` is D there;
+      for the digits `pg_grid` is the share of generated samples in each probe's class and
+      `pd_grid` the data's share (the pointwise view, per class), NaN for other samples; `kl` is
+      NaN (no density); `w1` is the sliced distance on the flattened samples.
     - `fate: Int[ndarray, "S"]` (`Fate` codes, see `classify`); `fate_step: Int[ndarray, "S"]`:
       the update that produced a non-finite value for diverged seeds (1-based), else −1.
     - `theta0`, `theta_end: Float[ndarray, "S p"]`: the flat joint trainable parameters
       `(θ_D, θ_G)` at the start and the end.
     - `final`: the final `TrainState` (stacked over seeds); `tol`: the convergence tolerance;
-      `cfg`: the run's sizes; `compile_s`, `run_s`: seconds spent compiling and running.
+      `cfg`: the run's sizes; `theta: Float[ndarray, "S C+1 p"]`: the parameters at every
+      checkpoint with `train(..., keep_params=True)`, else None; `compile_s`, `run_s`: seconds spent compiling and running.
     """
 
     gan: GAN
@@ -88,8 +107,22 @@ class TrainResult:
     final: TrainState | None
     tol: float
     cfg: RunConfig | None = None
+    hess_d_min: np.ndarray | None = None
+    hess_d_max: np.ndarray | None = None
+    hess_g_min: np.ndarray | None = None
+    hess_g_max: np.ndarray | None = None
+    modes_covered: np.ndarray | None = None
+    high_quality: np.ndarray | None = None
+    classes_covered: np.ndarray | None = None
+    fd: np.ndarray | None = None
+    theta: np.ndarray | None = None
     compile_s: float = float("nan")
     run_s: float = float("nan")
+
+    def __post_init__(self):
+        for name in _OPTIONAL_LOGS:  # not measured: NaN, so that every log has the (S, C+1) shape
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(np.shape(self.w1), np.nan))
 
     @property
     def logs(self) -> dict[str, np.ndarray]:
@@ -132,13 +165,19 @@ class TrainResult:
         """Per seed: the median over the last `tail` of checkpoints of min Re λ of the Ritz values."""
         return self._eig_median(tail, lambda ev: np.nanmin(ev.real, axis=2))
 
-    def path_angle(self, seed: int = 0, n: int = 21):
-        """The path-angle (Berard et al. 2020; see `path_angle`) of one seed from its initial to its
-        final parameters, with the game field on that seed's fixed measurement batch.
+    def path_angle(self, seed: int = 0, n: int = 21, *, start: int | None = None, end: int | None = None):
+        """The path-angle (Berard et al. 2020; see `path_angle`) of one seed along the segment between
+        two checkpoints — by default from its initial to its final parameters — with the game field on
+        that seed's fixed measurement batch (the final running statistics).
+
+        **Arguments:** `seed`: the seed's index; `n ≥ 2`: points along the segment; `start`, `end`:
+        checkpoint indices (negative from the end; default the first and the last); checkpoints other
+        than these two need `train(..., keep_params=True)`.
 
         **Returns:** `(alphas, cosines)`, numpy arrays of shape `(n,)`.
 
-        **Raises:** `ArgumentError`/`ArgumentTypeError` for a seed index outside `[0, S)` or `n < 2`.
+        **Raises:** `ArgumentError`/`ArgumentTypeError` for a seed index outside `[0, S)`, `n < 2`, a
+        checkpoint outside the run or one whose parameters were not kept.
         """
         i = check_int("path_angle", "seed", seed, 0, self.n_seeds - 1)
         n = check_int("path_angle", "n", n, 2)
@@ -146,8 +185,32 @@ class TrainResult:
         st = jax.tree_util.tree_map(lambda a: a[i], self.final)
         dtype = jax.tree_util.tree_leaves(st.td)[0].dtype
         a, c = path_angle_of_seed(program_key(self.gan), self.cfg, n, st, k_eval,
-                                  jnp.asarray(self.theta0[i], dtype), jnp.asarray(self.theta_end[i], dtype))
+                                  jnp.asarray(self._theta_at(i, start, 0, "start"), dtype),
+                                  jnp.asarray(self._theta_at(i, end, -1, "end"), dtype))
         return np.asarray(a), np.asarray(c)
+
+    def _theta_at(self, seed: int, checkpoint, default: int, arg: str) -> np.ndarray:
+        """The flat `(θ_D, θ_G)` of a seed at a checkpoint (see `path_angle`)."""
+        n_chk = len(self.steps)
+        c = default if checkpoint is None else check_int("path_angle", arg, checkpoint, -n_chk, n_chk - 1)
+        c = c % n_chk
+        if self.theta is not None:
+            return self.theta[seed, c]
+        if c in (0, n_chk - 1):
+            return self.theta0[seed] if c == 0 else self.theta_end[seed]
+        raise ArgumentError(f"path_angle argument `{arg}`: checkpoint {c} is neither the first nor the last, and this "
+                            f"run did not keep its parameters; train with keep_params=True.")
+
+    def is_local_nash(self, tol: float = 1e-4) -> np.ndarray:
+        """Per seed and checkpoint: whether both players' loss Hessians are positive semi-definite on
+        the measurement batch (smallest eigenvalue ≥ −`tol` · the largest |eigenvalue| of that player),
+        the second-order condition of a local Nash equilibrium (Berard et al. 2020). `Bool[ndarray,
+        "S C+1"]`; False where not measured."""
+        tol = check_float("is_local_nash", "tol", tol, sign="non-negative")
+        with quiet():
+            ok = [(lo >= -tol * np.maximum(np.abs(lo), np.abs(hi))) for lo, hi in
+                  ((self.hess_d_min, self.hess_d_max), (self.hess_g_min, self.hess_g_max))]
+        return ok[0] & ok[1] & np.isfinite(self.hess_d_min) & np.isfinite(self.hess_g_min)
 
     def probe_index(self, x) -> int:
         """The index of the grid point nearest to `x`."""
@@ -186,6 +249,12 @@ class TrainResult:
             "kernel_cos_mean": _nanmean_or_none(self.kernel_cos, ok),
             "kernel_cos_g_mean": _nanmean_or_none(self.kernel_cos_g, ok),
             "step_cos_mean": _nanmean_or_none(self.step_cos, ok),
+            "hess_d_min_median": _nanmedian_or_none(self.hess_d_min[:, -1], ok),
+            "hess_g_min_median": _nanmedian_or_none(self.hess_g_min[:, -1], ok),
+            "modes_covered_median": _nanmedian_or_none(self.modes_covered[:, -1], ok),
+            "high_quality_median": _nanmedian_or_none(self.high_quality[:, -1], ok),
+            "classes_covered_median": _nanmedian_or_none(self.classes_covered[:, -1], ok),
+            "fd_median": _nanmedian_or_none(self.fd[:, -1], ok),
             "diverged_at": [int(s) for s in self.fate_step[~ok]],
         }
 

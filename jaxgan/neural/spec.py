@@ -1,12 +1,11 @@
-"""What defines one GAN training setup: the networks (`Net`), the discriminator's output map
-(`OutputMap`, `output_map`) and the whole spec (`GAN`), with its optimisers."""
+"""What defines one GAN training setup: the discriminator's output map (`OutputMap`, `output_map`)
+and the whole spec (`GAN`), with its players (`players.py`), data and optimisers."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -14,11 +13,11 @@ import numpy as np
 import optax
 
 from .. import games as _games
-from .. import nets as _nets
 from .._checks import bad_type, check_choice, check_float, check_instance, check_int
 from ..dynamics import Optimizer
-from ..errors import ArgumentError, ArgumentTypeError
-from .data import GaussianMixture, default_data
+from ..errors import ArgumentError
+from .data import GaussianMixture, Samples, default_data
+from .players import Net, Player, player_of
 
 __all__ = ["Net", "OutputMap", "output_map", "GAN", "PENALTIES", "UPDATES", "OUTPUT_KINDS", "DEFAULT_OPTIMIZER",
            "transformation", "program_key"]
@@ -29,62 +28,6 @@ OUTPUT_KINDS = ("identity", "sigmoid", "softplus", "neg_softplus", "tanh")
 
 # Adam with β1 = 0.5, the usual GAN setting; its numbers are traced (see `transformation`).
 DEFAULT_OPTIMIZER = Optimizer(optax.adam, learning_rate=1e-3, b1=0.5, b2=0.999)
-
-
-# ============================================================================ networks
-
-
-@dataclasses.dataclass(frozen=True)
-class Net:
-    """An MLP spec for `GAN` (built with `jaxgan.nets.mlp`).
-
-    **Arguments:** `hidden`: hidden widths (each ≥ 1; `()` gives an affine map); `activation`:
-    `"relu"`, `"leaky_relu"` or `"tanh"`; `batchnorm`: BatchNorm after each hidden layer;
-    `dropout`: drop probability in [0, 1) after each hidden activation.
-
-    **Raises:** `ArgumentError`/`ArgumentTypeError` naming the argument (unknown activation,
-    widths < 1, BatchNorm or dropout without a hidden layer, dropout outside [0, 1)).
-    """
-
-    hidden: tuple = (32, 32)
-    activation: str = "relu"
-    batchnorm: bool = False
-    dropout: float = 0.0
-
-    def __post_init__(self):
-        hidden = self.hidden
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
-            raise bad_type("Net", "hidden", "a sequence of widths", self.hidden)
-        for h in hidden:
-            if isinstance(h, bool) or not isinstance(h, (int, np.integer)):
-                raise ArgumentTypeError(f"Net argument `hidden` must hold ints; got {list(hidden)!r}.")
-            if h < 1:
-                raise ArgumentError(f"Net argument `hidden` must hold widths ≥ 1; got {list(hidden)!r}.")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
-        # nets.mlp validates activation, batchnorm, dropout (and refuses them without a hidden layer)
-        # and knows the activation's canonical name.
-        _, apply = _nets.mlp((1, *self.hidden, 1), self.activation, self.batchnorm, self.dropout)
-        object.__setattr__(self, "activation", apply.spec.activation)
-        object.__setattr__(self, "dropout", float(apply.spec.dropout))
-
-    def build(self, d_in: int, d_out: int):
-        """`(init, apply)` from `jaxgan.nets.mlp((d_in, *hidden, d_out), ...)`."""
-        return _nets.mlp((d_in, *self.hidden, d_out), self.activation, self.batchnorm, self.dropout)
-
-    def label(self) -> str:
-        """A short name: the activation and its extras (`"relu+BN"`, `"tanh+drop0.2"`), or `"linear"`."""
-        if not self.hidden:
-            return "linear"
-        extra = ("+BN" if self.batchnorm else "") + (f"+drop{self.dropout:g}" if self.dropout else "")
-        return f"{self.activation}{extra}"
-
-
-@functools.lru_cache(maxsize=64)
-def built(net: Net, d_in: int, d_out: int):
-    """`net.build(d_in, d_out)`, once per spec."""
-    return net.build(d_in, d_out)
 
 
 # ============================================================================ output maps
@@ -247,10 +190,16 @@ class GAN:
 
     **Arguments:**
 
-    - `data`: a `GaussianMixture` (default `default_data(1)`).
+    - `data`: a `GaussianMixture` (default `default_data(1)`; `ring_of_8()`, `grid_of_25()`) or
+      `Samples` (any array of samples; `digits()`).
     - `game`: a `jaxgan.Game` or preset name (default `"non_saturating"`); its `f1, f2, f3` act
       on the discriminator's output.
-    - `discriminator`, `generator`: `Net` specs (default `Net()`: ReLU, hidden (32, 32)).
+    - `discriminator`, `generator`: each a `Net` spec (jaxgan's MLPs; default `Net()`: ReLU,
+      hidden (32, 32)), a `flax.linen.Module` without variables (initialised per seed by
+      `module.init` on an example batch), or a factory `key -> model` / `key -> (model, params)` of
+      anything `jaxgan.networks.network` accepts (flax.nnx, equinox, plain `apply(params, x)`).
+      The discriminator takes a batch `(B, *sample_shape)` and gives one scalar per sample; the
+      generator takes `(B, latent_dim)` and gives outputs that reshape to `(B, *sample_shape)`.
     - `latent_dim`: dimension of the generator's Gaussian noise (default 4).
     - `d_optimizer`, `g_optimizer`: a `jaxgan.dynamics.Optimizer` (default
       `Optimizer(optax.adam, learning_rate=1e-3, b1=0.5, b2=0.999)`) or a plain optax
@@ -270,8 +219,10 @@ class GAN:
     - `batch_size`: samples of data and of noise per update (≥ 2 with BatchNorm).
     - `d_output`: `"auto"` (see `output_map`), a name, or an `OutputMap`.
 
-    **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument; in particular for a
-    game whose D-domain the output map cannot meet (see `output_map`).
+    **Raises:** `ArgumentTypeError`/`ArgumentError` naming the argument, before anything is
+    compiled; in particular for a game whose D-domain the output map cannot meet (see
+    `output_map`), a discriminator whose output is not one scalar per sample, a generator whose
+    output does not reshape to the data's sample shape, a penalty unknown to the game's setup.
     """
 
     data: GaussianMixture = None
@@ -287,23 +238,27 @@ class GAN:
     penalty_weight: float = 1.0
     batch_size: int = 128
     d_output: Any = "auto"
+    d_player: Player = dataclasses.field(default=None, init=False, repr=False)
+    g_player: Player = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         who = "GAN"
         data = default_data(1) if self.data is None else self.data
-        check_instance(who, "data", data, GaussianMixture, "a GaussianMixture",
-                       " (see jaxgan.neural.gaussian_mixture)")
+        check_instance(who, "data", data, (GaussianMixture, Samples), "a GaussianMixture or Samples",
+                       " (see jaxgan.neural.gaussian_mixture, samples, digits)")
         object.__setattr__(self, "data", data)
         try:
             game = _games.get(self.game)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{who} argument `game`: {exc}") from None
         object.__setattr__(self, "game", game)
-        for name in ("discriminator", "generator"):
-            check_instance(who, name, getattr(self, name), Net, "a jaxgan.neural.Net")
         for name in ("d_optimizer", "g_optimizer"):
             object.__setattr__(self, name, _check_optimizer(who, name, getattr(self, name)))
         check_int(who, "latent_dim", self.latent_dim)
+        shape = data.sample_shape
+        object.__setattr__(self, "d_player", player_of(self.discriminator, shape, (), who=who, arg="discriminator"))
+        object.__setattr__(self, "g_player", player_of(self.generator, (self.latent_dim,), shape, who=who,
+                                                       arg="generator"))
         check_choice(who, "update", self.update, UPDATES)
         check_int(who, "d_steps", self.d_steps)
         if self.d_steps > 1 and self.update != "alternating":
@@ -312,13 +267,14 @@ class GAN:
         check_choice(who, "penalty", self.penalty, (None, *PENALTIES))
         object.__setattr__(self, "penalty_weight", check_float(who, "penalty_weight", self.penalty_weight,
                                                                 sign="non-negative"))
-        bmin = 2 if (self.discriminator.batchnorm or self.generator.batchnorm) else 1
+        bmin = 2 if (self.d_player.batchnorm or self.g_player.batchnorm) else 1
         check_int(who, "batch_size", self.batch_size, bmin)
         object.__setattr__(self, "d_output", output_map(game, self.d_output, fn=who, arg="d_output"))
 
     def _key(self, *, values: bool) -> tuple:
+        # The players stand for the networks (a Net, or the compiled structure of any other model).
         fields = tuple(getattr(self, f.name) for f in dataclasses.fields(self)
-                       if f.name not in ("d_optimizer", "g_optimizer"))
+                       if f.name not in ("d_optimizer", "g_optimizer", "discriminator", "generator"))
         return fields + (_optimizer_key(self.d_optimizer, values=values),
                          _optimizer_key(self.g_optimizer, values=values))
 
@@ -328,19 +284,9 @@ class GAN:
     def __hash__(self):
         return hash(self._key(values=True))
 
-    @property
-    def d_net(self):
-        """`(init, apply)` of the discriminator: `d → 1`."""
-        return built(self.discriminator, self.data.dim, 1)
-
-    @property
-    def g_net(self):
-        """`(init, apply)` of the generator: `latent_dim → d`."""
-        return built(self.generator, self.latent_dim, self.data.dim)
-
     def label(self) -> str:
-        """`"D <net> / G <net>"` (see `Net.label`)."""
-        return f"D {self.discriminator.label()} / G {self.generator.label()}"
+        """`"D <net> / G <net>"` (see `Net.label`; other networks by their class or factory name)."""
+        return f"D {self.d_player.label()} / G {self.g_player.label()}"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

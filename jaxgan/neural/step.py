@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from .data import default_float
-from .objectives import Batch, d_objective, draw_batch, dropout_key, g_objective, generate, split_params
+from .objectives import Batch, d_objective, draw_batch, dropout_key, g_objective, generate
 from .spec import GAN, transformation
 
 __all__ = ["TrainState", "init_state", "train_step"]
@@ -30,10 +30,10 @@ class TrainState(NamedTuple):
 
 
 def init_state(gan: GAN, key) -> TrainState:
-    """Initial `TrainState` of `gan` from a PRNG key (host side: `jaxgan.nets` initialises on the host)."""
+    """Initial `TrainState` of `gan` from a PRNG key (host side: each player initialises on the host)."""
     kd, kg = jax.random.split(key)
-    td, sd = split_params(gan.d_net[0](kd))
-    tg, sg = split_params(gan.g_net[0](kg))
+    td, sd = gan.d_player.init(kd)
+    tg, sg = gan.g_player.init(kg)
     return TrainState(td, tg, sd, sg, transformation(gan.d_optimizer).init(td),
                       transformation(gan.g_optimizer).init(tg))
 

@@ -22,9 +22,11 @@ from .._checks import bad_type, bad_value, bytes_text, check_bool, check_float, 
 from ..fates import Fate
 from ..stability.krylov import ritz_values
 from .data import default_float
-from .metrics import cosine
+from .metrics import cosine, sliced_wasserstein
 from .measurements import EvalInputs, Grids, RunConfig, eval_inputs, g_eval, measure, rotation_index
-from .objectives import merge_params
+from .data import GaussianMixture
+from .objectives import d_call
+from .players import NetPlayer
 from .result import TrainResult
 from .spec import GAN, ProgramKey, program_key
 from .step import TrainState, init_state, seed_keys, split_seed_key, train_step
@@ -33,6 +35,17 @@ from .verdicts import check_tail, fates_of
 __all__ = ["train"]
 
 _KERNEL_LOGS = ("kernel_cos", "kernel_gain", "kernel_cos_g", "kernel_gain_g")
+_KRYLOV_LOGS = ("hess", "krylov_k", "hd", "hd_k", "hg", "hg_k")
+
+
+def _extremes(h: np.ndarray, k: int) -> tuple[float, float]:
+    """The smallest and largest Ritz values of a symmetric operator from its Arnoldi matrix `H[:k, :k]`
+    (tridiagonal up to rounding: symmetrised), in float64; NaN when nothing was built."""
+    if k < 1 or not np.all(np.isfinite(h[:k, :k])):
+        return np.nan, np.nan
+    t = np.asarray(h[:k, :k], np.float64)
+    ev = np.linalg.eigvalsh(0.5 * (t + t.T))
+    return float(ev[0]), float(ev[-1])
 
 
 # ============================================================================ the compiled run
@@ -63,8 +76,7 @@ def _updates(gan: GAN, cfg: RunConfig, k_train, carry, c):
 def _kernel_logs(gan: GAN, grids: Grids, ev: EvalInputs, pred_prev, d_prev, first, valid):
     """The kernel predictions made at the previous checkpoint against the change its next update made."""
     pd_prev, pg_prev, g_prev = pred_prev
-    _, d_apply = gan.d_net
-    actual = gan.d_output(d_apply(merge_params(first[0], first[1]), grids.grid, train=False)) - d_prev
+    actual = gan.d_output(d_call(gan, first[0], first[1], grids.grid, train=False, key=None)[0]) - d_prev
     actual_g = (g_eval(gan, first[2], first[3], ev.z[:grids.grid.shape[0]]) - g_prev).ravel()
     out = {}
     for name, pred, act in (("", pd_prev, actual), ("_g", pg_prev.ravel(), actual_g)):
@@ -84,6 +96,8 @@ def _run_seed(gan: GAN, cfg: RunConfig, grids: Grids, k_train, k_eval, st0: Trai
         run, first = _updates(gan, cfg, k_train, run, c)
         m, v, t, d_grid, pred = measure(gan, cfg, run[0], grids, ev, jax.random.fold_in(k_train, c * cfg.measure_every))
         m["step_cos"] = jnp.where(c > 0, cosine(v_prev, t - t_prev), jnp.nan)
+        if cfg.keep_params:
+            m["theta"] = t
         if cfg.kernel_probe:
             m.update(_kernel_logs(gan, grids, ev, pred_prev, d_prev, first, c > 0))
         else:
@@ -92,7 +106,7 @@ def _run_seed(gan: GAN, cfg: RunConfig, grids: Grids, k_train, k_eval, st0: Trai
 
     n_grid = grids.grid.shape[0]
     zero_g = jnp.zeros((n_grid,), t0.dtype)
-    zero_probe = jnp.zeros((min(n_grid, ev.z.shape[0]), gan.data.dim), t0.dtype)
+    zero_probe = jnp.zeros((min(n_grid, ev.z.shape[0]), *gan.data.sample_shape), t0.dtype)
     pred0 = (zero_g, zero_probe, zero_probe) if cfg.kernel_probe else zero_g
     init = ((st0, jnp.int32(Fate.UNDECIDED), jnp.int32(-1)), jnp.zeros_like(t0), t0, zero_g, pred0)
     n_chk = cfg.steps // cfg.measure_every
@@ -181,12 +195,16 @@ def _check_seeds(seeds) -> np.ndarray | int:
     return arr.astype(np.int64)
 
 
-def _n_params(net, d_in: int, d_out: int) -> tuple[int, int]:
-    """`(trainable, running statistics)` parameter counts of `net` from its sizes (nothing built)."""
-    sizes = (d_in, *net.hidden, d_out)
-    dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    bn = 2 * sum(net.hidden) if net.batchnorm else 0
-    return dense + bn, bn
+def _player_sizes(player) -> tuple[int, int, int, int]:
+    """`(trainable, running statistics, widest layer, layers)` of a player, nothing built: exact for
+    jaxgan MLPs; for other networks the counts from their parameter shapes and, as a lower estimate,
+    the input and output sizes as the widest layer and one layer."""
+    if isinstance(player, NetPlayer):
+        p, stats = player.n_params()
+        return p, stats, max(player.d_in, player.d_out, *player.net.hidden), len(player.net.hidden) + 1
+    count = lambda struct: sum(int(np.prod(shape)) for shape, _ in struct[1])  # noqa: E731
+    width = max(int(np.prod(player.in_shape)), int(np.prod(player.out_shape or (1,))))
+    return count(player.theta_def), count(player.stats_def), width, 1
 
 
 def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int) -> None:
@@ -197,11 +215,10 @@ def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int)
     of the widest layer over the update, measurement and grid batches, the checkpoint logs on the
     device and their float64 / complex128 copies on the host."""
     b = np.dtype(default_float()).itemsize
-    dim, lat = gan.data.dim, gan.latent_dim
-    (pd, sd), (pg, sg) = _n_params(gan.discriminator, dim, 1), _n_params(gan.generator, lat, dim)
+    dim = gan.data.dim
+    (pd, sd, wd, ld), (pg, sg, wg, lg) = _player_sizes(gan.d_player), _player_sizes(gan.g_player)
     p, stats = pd + pg, sd + sg
-    width = max((dim, lat, *gan.discriminator.hidden, *gan.generator.hidden))
-    depth = len(gan.discriminator.hidden) + len(gan.generator.hidden) + 2
+    width, depth = max(wd, wg), ld + lg
     rows = cfg.n_eval + 2 * gan.batch_size + 2 * n_grid
     n_chk = cfg.steps // cfg.measure_every + 1
     row_log = 3 * n_grid + 2 * dim + 16
@@ -214,9 +231,36 @@ def _check_memory(gan: GAN, cfg: RunConfig, n_seeds: int, n_grid: int, top: int)
                  "`n_eval`, `n_grid` or fewer checkpoints (a larger `measure_every`)")
 
 
+def _probes(gan: GAN, n_grid: int):
+    """`Grids` of `Samples` data, the probes `(G, *sample_shape)` and pd there `(G,)`: `G` fixed data
+    samples (a fixed permutation, seed 0); for the digits stratified by class (round robin), with the
+    digit classifier and pd the data's share of each probe's class; NaN for other samples."""
+    data, dtype = gan.data, default_float()
+    order = np.random.default_rng(0).permutation(data.n)
+    if data.labels is not None:  # round robin over the classes, in the permutation's order
+        by_class = [order[data.labels[order] == c] for c in np.unique(data.labels)]
+        order = np.asarray([idx for group in zip(*by_class) for idx in group] + list(order))
+    pick = order[:n_grid] if n_grid <= data.n else order[np.arange(n_grid) % data.n]
+    grid = data.array[pick]
+    if not data.name.startswith("digits"):
+        return Grids(jnp.asarray(grid, dtype), None, None, None), grid, np.full(n_grid, np.nan)
+    from . import quality
+
+    classifier = quality.digit_classifier()
+    ref_mean, ref_cov = quality.reference_stats(classifier)
+    probe_class = data.labels[pick]
+    share = np.bincount(data.labels, minlength=10) / data.n
+    scorer = (classifier, jnp.asarray(ref_mean, dtype), jnp.asarray(ref_cov, dtype))
+    grids = Grids(jnp.asarray(grid, dtype), None, None, None, jnp.asarray(probe_class, jnp.int32), scorer)
+    return grids, grid, share[probe_class].astype(np.float64)
+
+
 def _grids(gan: GAN, n_grid: int, n_bins: int, bandwidth: float | None):
-    """The measurement grids (`Grids`), the x grid `(G, d)` and the smoothed data density on it `(G,)`."""
+    """The measurement grids (`Grids`), the x grid `(G, d)` and the smoothed data density on it `(G,)`
+    (for `Samples`, see `_probes`)."""
     data = gan.data
+    if not isinstance(data, GaussianMixture):
+        return _probes(gan, n_grid)
     lo, hi = data.box(4.0)
     dtype = default_float()
     if data.dim == 1:
@@ -227,11 +271,20 @@ def _grids(gan: GAN, n_grid: int, n_bins: int, bandwidth: float | None):
         grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, data.dim)
     nb = n_bins if data.dim == 1 else max(4, int(round(math.sqrt(n_bins))))
     edges = tuple(np.linspace(lo[a], hi[a], nb + 1) for a in range(data.dim))
-    bw = 0.25 * min(data.stds) if bandwidth is None else bandwidth
+    bw = _default_bandwidth(data, grid) if bandwidth is None else bandwidth
     grids = Grids(jnp.asarray(grid, dtype), tuple(jnp.asarray(e, dtype) for e in edges),
                   jnp.asarray(data.bin_masses(edges), dtype), jnp.asarray(bw, dtype))
     pd_grid = np.asarray(data.density(jnp.asarray(grid, jnp.float32), smooth=bw), np.float64)
     return grids, grid, pd_grid
+
+
+def _default_bandwidth(data: GaussianMixture, grid: np.ndarray) -> float:
+    """A quarter of the narrowest component's σ — or, for modes much narrower than the grid's spacing
+    (the ring of 8 and grid of 25: σ = 0.02, 0.05), half the spacing, so that the smoothed densities
+    on the grid see every mode (else pd on the grid is ~1e-27 and the pointwise view is empty)."""
+    spacing = max(float(np.ptp(grid[:, a])) / max(1, len(np.unique(grid[:, a])) - 1) for a in range(data.dim))
+    narrow = 0.25 * min(data.stds)
+    return 0.5 * spacing if narrow < 0.1 * spacing else narrow
 
 
 def _host_logs(logs: dict, status, fstep, step_axis, top: int) -> dict:
@@ -242,7 +295,7 @@ def _host_logs(logs: dict, status, fstep, step_axis, top: int) -> dict:
     # Rows at or after the failing update are not measurements of a trained state: NaN.
     dead = (status == Fate.DIVERGED)[:, None] & (step_axis[None, :] >= fstep[:, None])
     for k, v in list(logs.items()):
-        if k not in ("hess", "krylov_k") and np.issubdtype(v.dtype, np.floating):
+        if k not in _KRYLOV_LOGS + ("theta",) and np.issubdtype(v.dtype, np.floating):
             v = v.astype(np.float64)
             v[np.broadcast_to(dead.reshape(dead.shape + (1,) * (v.ndim - 2)), v.shape)] = np.nan
             logs[k] = v
@@ -252,6 +305,13 @@ def _host_logs(logs: dict, status, fstep, step_axis, top: int) -> dict:
         for s, c in zip(*np.nonzero(~dead)):
             eigs[s, c] = ritz_values(hess[s, c], kk[s, c], top)
     logs["eigs"], logs["rotation"] = eigs, rotation_index(eigs)
+    for player in ("d", "g"):
+        lo, hi = np.full(dead.shape, np.nan), np.full(dead.shape, np.nan)
+        if f"h{player}" in logs:
+            hess, kk = logs.pop(f"h{player}"), logs.pop(f"h{player}_k")
+            for s, c in zip(*np.nonzero(~dead)):
+                lo[s, c], hi[s, c] = _extremes(hess[s, c], int(kk[s, c]))
+        logs[f"hess_{player}_min"], logs[f"hess_{player}_max"] = lo, hi
     for k in _KERNEL_LOGS:
         logs.setdefault(k, np.full(dead.shape, np.nan))
     return logs
@@ -260,7 +320,7 @@ def _host_logs(logs: dict, status, fstep, step_axis, top: int) -> dict:
 def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_eval: int = 1024,
           n_grid: int = 64, n_bins: int = 48, bandwidth: float | None = None, krylov: int = 12,
           top: int | None = None, kernel_probe: bool = True, n_proj: int = 16, tol: float | None = None,
-          tail: float = 0.25, fast_compile: bool | None = None) -> TrainResult:
+          tail: float = 0.25, fast_compile: bool | None = None, keep_params: bool = False) -> TrainResult:
     """Train `gan` from many seeds at once and measure its dynamics along the way.
 
     One compiled program: `vmap` over seeds of a `lax.scan` over checkpoints, each an inner
@@ -283,13 +343,16 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     - `n_eval`: generator and data samples per measurement (fixed per seed across checkpoints).
     - `n_grid`: points of the x grid for D and pg (in 2-D, the nearest square); `n_bins`: histogram
       cells for the KL (per axis in 1-D; the nearest square in 2-D); `bandwidth`: KDE bandwidth
-      (default a quarter of the smallest data component's σ).
+      (default a quarter of the narrowest data component's σ, or half the grid spacing for modes
+      much narrower than it).
     - `krylov`: Arnoldi steps for the game-Jacobian eigenvalues at each checkpoint (0 turns it
       off); `top`: how many leading Ritz values (by modulus) to keep (default all `krylov`).
     - `kernel_probe`: measure the kernel-induced prediction of the next step.
     - `n_proj`: projections of the sliced Wasserstein distance (2-D).
     - `tol`: the distance below which a run counts as converged (default: 0.1 × the data's std).
     - `tail`: the fraction of final checkpoints on which fates are decided (see `classify`).
+    - `keep_params`: keep the flat parameters `(θ_D, θ_G)` of every checkpoint (`TrainResult.theta`,
+      for the path-angle between any two checkpoints).
     - `fast_compile`: compile with XLA's backend optimisation off (half the compile time, about three
       times the run time); default: on for short runs (`len(seeds) · steps ≤ 20000`).
 
@@ -302,7 +365,7 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     check_instance("train", "gan", gan, GAN, "a jaxgan.neural.GAN")
     seeds_arr = _check_seeds(seeds)
     cfg, top, tol, tail = _run_config(gan, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol,
-                                      tail)
+                                      tail, keep_params)
     n_grid = check_int("train", "n_grid", n_grid, 2)
     n_bins = check_int("train", "n_bins", n_bins, 2)
     bandwidth = None if bandwidth is None else check_float("train", "bandwidth", bandwidth)
@@ -322,14 +385,16 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     status, fstep = np.asarray(status).astype(np.int64), np.asarray(fstep).astype(np.int64)
     step_axis = np.arange(cfg.steps // cfg.measure_every + 1) * cfg.measure_every
     logs = _host_logs(logs, status, fstep, step_axis, top)
+    theta = logs.pop("theta", None)
     fate = fates_of(status, logs["w1"], logs["d_grid"], logs["pg_grid"], pd_grid, gan.game, tol=tol, tail=tail,
                     r_min=0.5)
     return TrainResult(gan=gan, seeds=seeds_arr, steps=step_axis, grid=grid, pd_grid=pd_grid, **logs, fate=fate,
                        fate_step=fstep, theta0=np.asarray(th0), theta_end=np.asarray(th_end), final=final, tol=tol,
-                       cfg=cfg, compile_s=t1 - t0, run_s=t2 - t1)
+                       cfg=cfg, theta=theta, compile_s=t1 - t0, run_s=t2 - t1)
 
 
-def _run_config(gan: GAN, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol, tail):
+def _run_config(gan: GAN, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol, tail,
+                keep_params=False):
     """`train`'s checked sizes as a `RunConfig`, and its `top`, `tol` and `tail`."""
     who = "train"
     steps = check_int(who, "steps", steps, 1, 2**31 - 1)  # int32 step counters
@@ -340,6 +405,18 @@ def _run_config(gan: GAN, steps, measure_every, n_eval, krylov, top, kernel_prob
     krylov = check_int(who, "krylov", krylov, 0)
     top = max(krylov, 1) if top is None else check_int(who, "top", top)
     cfg = RunConfig(steps, measure_every, n_eval, krylov, check_int(who, "n_proj", n_proj),
-                    check_bool(who, "kernel_probe", kernel_probe))
-    tol = 0.1 * gan.data.std() if tol is None else check_float(who, "tol", tol)
+                    check_bool(who, "kernel_probe", kernel_probe), check_bool(who, "keep_params", keep_params))
+    tol = _default_tol(gan, cfg) if tol is None else check_float(who, "tol", tol)
     return cfg, top, tol, check_tail(who, tail)
+
+
+def _default_tol(gan: GAN, cfg: RunConfig) -> float:
+    """0.1 × the data's spread for a mixture; for `Samples` twice the distance (sliced W1, as measured)
+    between two disjoint halves of the data: generated samples as close to the data as other data are."""
+    if isinstance(gan.data, GaussianMixture):
+        return 0.1 * gan.data.std()
+    flat = gan.data.array.reshape(gan.data.n, -1)
+    order = np.random.default_rng(0).permutation(gan.data.n)
+    half = min(cfg.n_eval, gan.data.n // 2)
+    a, b = flat[order[:half]], flat[order[half:2 * half]]
+    return 2.0 * float(sliced_wasserstein(jnp.asarray(a), jnp.asarray(b), cfg.n_proj))
