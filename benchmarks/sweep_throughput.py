@@ -357,6 +357,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--no-memory", action="store_true", help="skip the 4096 x 4096 memory run")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n-side", type=int, default=None,
+                    help="starts per axis (default 256, 128 with --quick; a GPU wants more, e.g. 1024)")
+    ap.add_argument("--chunk", type=int, default=None, help="basins' chunk of starts (default: basins' own)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternate jaxgan f32 fates on and the C loop this many times (one run each) and print the "
                          "range of their ratio")
@@ -378,24 +381,26 @@ def main(argv=None):
     from jaxgan import sweeps
     from jaxgan.dynamics import get_rule
 
-    n_side = 128 if args.quick else 256
+    n_side = args.n_side or (128 if args.quick else 256)
     steps = 512 if args.quick else 2048
     n_starts = n_side * n_side
     rows = []  # (name, updates/s, compile s, note)
 
     devs = jax.local_devices()
+    chunk_kw = {} if args.chunk is None else {"chunk": args.chunk}
     field = jaxgan.pointwise_field("minimax", PD)
     res_chunk = [None]  # basins' default chunk, read from its result
 
     def basins_f32(devices):
-        return sweeps.basins(field, (*D_RANGE, n_side), (*PG_RANGE, n_side), steps=steps, lr=LR, devices=devices)
+        return sweeps.basins(field, (*D_RANGE, n_side), (*PG_RANGE, n_side), steps=steps, lr=LR, devices=devices,
+                             **chunk_kw)
 
     def jaxgan_row(label, devices, x64=False):
         prev = jax.config.jax_enable_x64
         jax.config.update("jax_enable_x64", x64)
         try:
             f = jaxgan.pointwise_field("minimax", PD)
-            kw = dict(steps=steps, lr=LR, devices=devices)
+            kw = dict(steps=steps, lr=LR, devices=devices, **chunk_kw)
             first, best = timed(lambda: sweeps.basins(f, (*D_RANGE, n_side), (*PG_RANGE, n_side), **kw),
                                 args.repeats)
             res = sweeps.basins(f, (*D_RANGE, n_side), (*PG_RANGE, n_side), **kw)

@@ -213,7 +213,7 @@ class NetworkPlayer(Player):
 def _structure(tree):
     """The structure and leaf shapes/dtypes of a pytree, hashable."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple((tuple(np.shape(leaf)), str(jnp.result_type(leaf))) for leaf in leaves)
+    return treedef, tuple((tuple(np.shape(leaf)), str(np.dtype(leaf.dtype))) for leaf in leaves)
 
 
 def _linen_maker(module, example, who: str):
@@ -222,15 +222,19 @@ def _linen_maker(module, example, who: str):
     mode_arg = frameworks._linen_mode_arg(module, "auto", who)
     kw = {} if mode_arg is None else {mode_arg: mode_arg in frameworks._NEGATED}
 
-    @jax.jit
     def init(key):
         k_params, k_drop = jax.random.split(key)
         return module.init({"params": k_params, "dropout": k_drop}, example, **kw)
 
-    def make(key):
-        return _network(module, dict(init(key)), who=who)
+    init_jit = jax.jit(init)
 
-    return make
+    def make(key):
+        return _network(module, dict(init_jit(key)), who=who)
+
+    def make_abstract(key):  # shapes only (abstract evaluation): the checks compile nothing
+        return _network(module, dict(jax.eval_shape(init, key)), who=who)
+
+    return make, make_abstract
 
 
 def _factory_maker(factory, who: str):
@@ -264,14 +268,15 @@ def player_of(spec, in_shape: tuple, out_shape: tuple, *, who: str, arg: str) ->
     example = jnp.zeros((2, *in_shape), jnp.result_type(float))
     kind = framework_of(spec)
     if kind == "linen":
-        make, name = _linen_maker(spec, example, f"{who} argument `{arg}`"), type(spec).__name__
+        (make, make_abstract), name = _linen_maker(spec, example, f"{who} argument `{arg}`"), type(spec).__name__
     elif kind is None and callable(spec) and not isinstance(spec, Network):
         make, name = _factory_maker(spec, f"{who} argument `{arg}`"), getattr(spec, "__name__", "network")
+        make_abstract = make
     else:
         raise bad_type(who, arg, "a jaxgan.neural.Net, a flax.linen Module (initialised per seed), or a factory "
                        "key -> model (or key -> (model, params)) of anything jaxgan.networks.network accepts", spec)
     try:
-        net = make(jax.random.key(0))
+        net = make_abstract(jax.random.key(0))
     except (TypeError, ValueError) as exc:
         raise ArgumentError(f"{who} argument `{arg}` could not be initialised for inputs of shape {in_shape}: "
                             f"{exc}") from None
