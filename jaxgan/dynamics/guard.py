@@ -33,7 +33,7 @@ def canonical_state(field: Field, z, fn: str | None = None, name: str = "z") -> 
     if arr.ndim < 1 or arr.shape[-1] != field.dim:
         raise ArgumentError(
             f"{where} must have shape ({field.dim},) for field {field.name!r} "
-            f"({', '.join(field.labels)}); got shape {tuple(arr.shape)}."
+            f"({', '.join(field.labels[:6])}{', …' if field.dim > 6 else ''}); got shape {tuple(arr.shape)}."
         )
     return jnp.asarray(arr, dtype=jnp.result_type(float))
 

@@ -4,7 +4,9 @@
 - `continuous`: `analyze` (eigenvalues and the kind of equilibrium), `stability_conditions`
   (the pointwise games' criterion with its numbers), `eigenvalues_over` a parameter.
 - `discrete`: `step_jacobian`, `step_spectral_radius`, `max_stable_lr`, `stability_region`.
-- `krylov`: matrix-free eigenvalues (Arnoldi) for states too large for a dense Jacobian.
+- `krylov`: matrix-free eigenvalues (Arnoldi on Jacobian-vector products) for states too large
+  for a dense Jacobian; `analyze`, `step_spectral_radius` and `max_stable_lr` use them above
+  `DENSE_LIMIT` coordinates (or with `matrix_free=True`).
 - `modes`: eigenvalues of kernel-induced fields, counted as damped / neutral / growing.
 
 Every function takes `(field, z=None, *, method=..., lr=...)`, with `z` defaulting to the
@@ -17,11 +19,12 @@ from .continuous import (KINDS, OutsideDomainWarning, StabilityConditions, Stabi
 from .discrete import (StabilityRegion, max_stable_lr, spectral_radii, stability_region, step_jacobian,
                        step_spectral_radius)
 from .jacobians import field_jacobian, jacobian, update_jacobian
-from .krylov import arnoldi, ritz_values
+from .krylov import DENSE_LIMIT, KRYLOV_STEPS, Ritz, arnoldi, field_ritz, ritz_values, update_ritz
 from .modes import FieldModes, field_eigenvalues, field_modes
 
 __all__ = ["OutsideDomainWarning", "StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
            "eigenvalues_over", "point_or_rest", "KINDS", "step_jacobian", "step_spectral_radius",
            "max_stable_lr", "StabilityRegion", "stability_region", "spectral_radii", "field_jacobian",
-           "jacobian", "update_jacobian", "arnoldi", "ritz_values", "continuous", "discrete", "jacobians",
+           "jacobian", "update_jacobian", "arnoldi", "ritz_values", "Ritz", "field_ritz", "update_ritz",
+           "DENSE_LIMIT", "KRYLOV_STEPS", "continuous", "discrete", "jacobians",
            "krylov", "modes", "FieldModes", "field_modes", "field_eigenvalues"]

@@ -17,6 +17,7 @@ from ..dynamics import Optimizer, UpdateRule, canonical_state, is_optax
 from ..errors import ArgumentError, ArgumentTypeError
 from ..fields import Field
 from .jacobians import field_jacobian, jacobian
+from .krylov import KRYLOV_STEPS, field_ritz, use_matrix_free
 
 __all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
            "eigenvalues_over", "point_or_rest", "check_linearisation", "OutsideDomainWarning", "KINDS"]
@@ -40,6 +41,13 @@ class StabilityReport:
       "centre", "saddle", "degenerate".
     - `stable`: True iff every eigenvalue has a strictly negative real part (asymptotic
       stability; a centre is *not* stable in this sense).
+    - `method`: `"dense"` (every eigenvalue, from the dense Jacobian) or `"arnoldi"` (the
+      matrix-free path, for fields above `jaxgan.stability.krylov.DENSE_LIMIT` coordinates:
+      `jacobian` is `None`, `eigenvalues` are the Ritz values of `krylov` Arnoldi steps on
+      Jacobian-vector products, and `kind` and `stable` are read from them; see
+      `jaxgan.stability.krylov` for what they can and cannot tell).
+    - `residuals`: `Float[ndarray, "k"]`, `‖J x − θ x‖` of each Ritz pair (aligned with
+      `eigenvalues`; small: converged), or `None` on the dense path.
     """
 
     point: np.ndarray
@@ -49,18 +57,22 @@ class StabilityReport:
     kind: str
     stable: bool
     field_name: str = ""
+    method: str = "dense"
+    residuals: np.ndarray | None = None
 
     def __str__(self):
         eig = eigenvalues_text(self.eigenvalues, 6, spaced=False)
+        how = "" if self.method == "dense" else f" ({self.eigenvalues.size} Ritz values, matrix-free Arnoldi)"
         return (f"{self.field_name} at {np.array2string(self.point, precision=6)}: {self.kind} "
-                f"({'stable' if self.stable else 'not stable'}); eigenvalues {eig}")
+                f"({'stable' if self.stable else 'not stable'}); eigenvalues{how} {eig}")
 
     def as_dict(self) -> dict:
         return {
             "field": self.field_name, "point": self.point.tolist(), "velocity": self.velocity.tolist(),
-            "jacobian": self.jacobian.tolist(),
+            "jacobian": None if self.jacobian is None else self.jacobian.tolist(),
             "eigenvalues": [[float(l.real), float(l.imag)] for l in self.eigenvalues],
-            "kind": self.kind, "stable": self.stable,
+            "kind": self.kind, "stable": self.stable, "method": self.method,
+            "residuals": None if self.residuals is None else self.residuals.tolist(),
         }
 
 
@@ -172,7 +184,8 @@ def check_dense_size(fn: str, field: Field, count: int = 1) -> None:
     copies and numpy's eigen-solver workspace, about 4 copies) that do not fit in memory."""
     n = field.dim
     check_memory(fn, f"{count} dense {n}×{n} Jacobian(s) and their eigenvalues", 4.0 * count * n * n * 8,
-                 "use matrix-free eigenvalues (jaxgan.stability.arnoldi / ritz_values) on a field this large")
+                 "use matrix-free eigenvalues on a field this large: `matrix_free=True` in analyze, "
+                 "step_spectral_radius and max_stable_lr (jaxgan.stability.arnoldi on Jacobian-vector products)")
 
 
 def _sorted_eigs(m) -> np.ndarray:
@@ -180,19 +193,31 @@ def _sorted_eigs(m) -> np.ndarray:
     return ev[np.lexsort((ev.imag, ev.real))]
 
 
-def analyze(field: Field, z=None) -> StabilityReport:
+def analyze(field: Field, z=None, *, matrix_free: bool | None = None, krylov: int = KRYLOV_STEPS) -> StabilityReport:
     """Linearise `field` at its rest point (or at `z`) and classify the equilibrium.
 
     **Arguments:**
 
     - `field`: a `Field`.
     - `z`: the point (shape `(n,)`); default: `field.rest_point`.
+    - `matrix_free`: `None` (default): dense up to `jaxgan.stability.krylov.DENSE_LIMIT`
+      coordinates, matrix-free above (a network's parameters, `jaxgan.neural.parameter_field`);
+      `True`/`False` forces one path. Matrix-free, the eigenvalues are the Ritz values of
+      `krylov` Arnoldi steps on Jacobian-vector products: the exterior of the spectrum (largest
+      modulus first), with residuals; the verdict `stable` then says every *Ritz value* has a
+      negative real part, an estimate of the rightmost eigenvalue, not a proof (see
+      `jaxgan.stability.krylov`).
+    - `krylov`: Arnoldi steps of the matrix-free path (capped at `n`; `krylov ≥ n` gives every
+      eigenvalue), default `KRYLOV_STEPS`.
 
-    **Returns:** a `StabilityReport` (`.jacobian`, `.eigenvalues`, `.kind`, `.stable`).
+    **Returns:** a `StabilityReport` (`.jacobian`, `.eigenvalues`, `.kind`, `.stable`, `.method`,
+    `.residuals`).
 
     **Raises:** `ArgumentError` if `z` is omitted and the field has no rest point, `z` has the
     wrong shape, or the velocity or the Jacobian at the point is not finite (the message says
-    which, where, and the likely cause, e.g. a point outside the domain).
+    which, where, and the likely cause, e.g. a point outside the domain); `ArgumentTypeError`/
+    `ArgumentError` for a `matrix_free` that is not a bool or None, or a `krylov` that is not an
+    int ≥ 1.
 
     **Warns:** `OutsideDomainWarning` for a point outside the field's domain where the field is
     finite (the linearisation is computed, but describes no run of the dynamics).
@@ -201,17 +226,35 @@ def analyze(field: Field, z=None) -> StabilityReport:
     `-0.8 ± 1.833i` (= -4pd ± 2√(4pd² - 1)).
     """
     check_instance("analyze", "field", field, Field, "a jaxgan Field")
-    return linearise("analyze", field, point_or_rest(field, z, "analyze"))
+    free, krylov = use_matrix_free("analyze", field.dim, matrix_free, krylov)
+    return linearise("analyze", field, point_or_rest(field, z, "analyze"), matrix_free=free, krylov=krylov)
 
 
-def linearise(fn: str, field: Field, p) -> StabilityReport:
+def linearise(fn: str, field: Field, p, *, matrix_free: bool = False, krylov: int = KRYLOV_STEPS) -> StabilityReport:
     """`analyze` at the canonical point `p`, with messages and warnings naming `fn`."""
+    if matrix_free:
+        return _linearise_free(fn, field, p, krylov)
     check_dense_size(fn, field)
     jac = np.asarray(field_jacobian(field, p))
     check_linearisation(fn, field, p, jac, stacklevel=4)  # the warning points at the user's call
     ev = _sorted_eigs(jac)
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
     return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
+
+
+def _linearise_free(fn: str, field: Field, p, krylov: int) -> StabilityReport:
+    """`linearise` from the Ritz values of `krylov` Arnoldi steps on JVPs (no Jacobian)."""
+    check_linearisation(fn, field, p, stacklevel=5)  # the velocity; the Ritz values are checked below
+    ritz = field_ritz(field, p, m=krylov)
+    if not np.all(np.isfinite(ritz.values)):
+        raise ArgumentError(f"{fn}: the Jacobian-vector products of field {field.name!r} at z = {_point_text(p)} "
+                            f"are not finite; likely cause: the field is not differentiable there (e.g. a "
+                            f"derivative that overflows). Choose a point where the field is smooth.")
+    order = np.lexsort((ritz.values.imag, ritz.values.real))
+    ev, res = ritz.values[order], ritz.residuals[order]
+    kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
+    return StabilityReport(np.asarray(p), np.asarray(field(p)), None, ev, kind, kind.startswith("stable"), field.name,
+                           "arnoldi", res)
 
 
 # ----------------------------------------------------------------------------- the criterion

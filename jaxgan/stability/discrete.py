@@ -20,6 +20,7 @@ from ..errors import ArgumentError, ArgumentTypeError
 from ..fields import Field
 from .continuous import check_field_param, check_linearisation, linearise, point_or_rest
 from .jacobians import compiled_update_jacobian, update_jacobian, update_jacobians_over_lr
+from .krylov import KRYLOV_STEPS, field_ritz, update_radii_over_lr, update_ritz, use_matrix_free
 
 __all__ = ["step_jacobian", "step_spectral_radius", "max_stable_lr", "StabilityRegion", "stability_region",
            "spectral_radii"]
@@ -36,13 +37,30 @@ def spectral_radii(m) -> np.ndarray | float:
     return out if out.ndim else float(out)
 
 
-def _step_jacobian(fn: str, field, z, method, lr) -> np.ndarray:
+def _step_setup(fn: str, field, z, method, lr):
+    """`(point, rule, rule argument)` of a discrete-time check, every argument checked."""
     check_instance(fn, "field", field, Field, "a jaxgan Field")
     p = point_or_rest(field, z, fn)  # first: a rule passed where `z` goes gets the convention's hint
     rule, arg = method_args(method, lr, fn=fn)
-    check_linearisation(fn, field, p, stacklevel=4)  # a NaN velocity (e.g. outside the domain) is named, not hinted at
-    arg = jax.tree_util.tree_map(lambda a: a.astype(p.dtype), arg)
+    check_linearisation(fn, field, p, stacklevel=5)  # a NaN velocity (e.g. outside the domain) is named, not hinted at
+    return p, rule, jax.tree_util.tree_map(lambda a: a.astype(p.dtype), arg)
+
+
+def _step_jacobian(fn: str, field, z, method, lr) -> np.ndarray:
+    p, rule, arg = _step_setup(fn, field, z, method, lr)
     return np.asarray(compiled_update_jacobian(field, p, arg, rule=rule))
+
+
+def _free_radius(field, z, method, lr, krylov: int) -> float:
+    """`step_spectral_radius` from Ritz values: for `"euler"` `max |1 + lr·θ|` over the Ritz
+    values `θ` of the field's Jacobian (those of `I + lr·J`, the same Krylov space, without the
+    cancellation `I + lr·J` suffers at small `lr`); for other rules the largest Ritz modulus of
+    one full update's Jacobian (state and optimiser state)."""
+    p, rule, arg = _step_setup("step_spectral_radius", field, z, method, lr)
+    if rule.name == "euler" and not isinstance(method, Optimizer):
+        theta = field_ritz(field, p, m=krylov).values
+        return float(np.max(np.abs(1.0 + float(arg) * theta)))
+    return float(np.max(np.abs(update_ritz(field, p, arg, rule=rule, m=krylov).values)))
 
 
 def step_jacobian(field: Field, z=None, *, method="euler", lr=None) -> np.ndarray:
@@ -63,7 +81,8 @@ def step_jacobian(field: Field, z=None, *, method="euler", lr=None) -> np.ndarra
     return _step_jacobian("step_jacobian", field, z, method, lr)
 
 
-def step_spectral_radius(field: Field, z=None, *, method="euler", lr=None) -> float:
+def step_spectral_radius(field: Field, z=None, *, method="euler", lr=None, matrix_free: bool | None = None,
+                         krylov: int = KRYLOV_STEPS) -> float:
     """Spectral radius of the Jacobian of one update at the rest point (< 1: locally stable).
 
     The Jacobian is taken by autodiff through one full update of the state *and* the optimiser
@@ -74,14 +93,31 @@ def step_spectral_radius(field: Field, z=None, *, method="euler", lr=None) -> fl
     **Arguments:** `field`: a `Field` with a rest point (or pass `z`); `z`: the point; `method`:
     `"euler"`, `"alternating"`, `"rk4"`, `"extragradient"`, `"optimistic"`, an `UpdateRule`, an
     optax transformation or a `jaxgan.Optimizer`; `lr`: the step size, positive (omit for optax
-    transformations and `Optimizer`s).
+    transformations and `Optimizer`s); `matrix_free`: `None` (default: matrix-free above
+    `jaxgan.stability.krylov.DENSE_LIMIT` coordinates), `True` or `False`; `krylov`: Arnoldi
+    steps of the matrix-free path.
+
+    Matrix-free, the radius is the largest Ritz modulus of `krylov` Arnoldi steps on JVPs of one
+    update (for `"euler"`: `max |1 + lr·θ|` over the Ritz values `θ` of the field's Jacobian,
+    the Ritz values of `I + lr·J`). The spectral radius is the top eigenvalue by modulus, the one
+    Arnoldi finds first, so this is the right quantity, estimated from below as it converges.
 
     **Returns:** a float.
 
     **Raises:** `ArgumentError` for a missing, non-positive or non-finite `lr`, an `lr` given with
-    a rule that carries its own, an unknown method, a field without a rest point and no `z`, or
-    an update that is not differentiable at the point.
+    a rule that carries its own, an unknown method, a field without a rest point and no `z`, an
+    update that is not differentiable at the point, or a bad `matrix_free` / `krylov`.
     """
+    check_instance("step_spectral_radius", "field", field, Field, "a jaxgan Field")
+    free, krylov = use_matrix_free("step_spectral_radius", field.dim, matrix_free, krylov)
+    if free:
+        rho = _free_radius(field, z, method, lr, krylov)
+        if not math.isfinite(rho):
+            raise ArgumentError(
+                f"step_spectral_radius: the Jacobian-vector products of one {get_rule(method).name!r} step of "
+                f"field {field.name!r} at the point are not finite: the update is not differentiable there, so "
+                f"it has no linearisation.")
+        return rho
     m = _step_jacobian("step_spectral_radius", field, z, method, lr)
     if not np.all(np.isfinite(m)):
         raise ArgumentError(
@@ -101,13 +137,14 @@ def _to_f64(leaf):
 _MARGINAL = 1e-12
 
 
-def _first_unstable(radii, hi: float) -> float:
+def _first_unstable(radii, hi: float, points: int = 600, rtol: float = 1e-12) -> float:
     """The smallest lr in (0, hi] with radius ≥ 1 (every smaller lr stable), by a log-spaced scan
-    and bisection; 0.0 when no small lr is stable, `math.inf` when all of (0, hi] is stable.
+    of `points` steps and bisection to relative width `rtol`; 0.0 when no small lr is stable,
+    `math.inf` when all of (0, hi] is stable.
 
     `radii(lrs: ndarray) -> ndarray` evaluates the spectral radius at many step sizes at once.
     """
-    grid = np.geomspace(hi * 1e-5, hi, 600)
+    grid = np.geomspace(hi * 1e-5, hi, points)
     rho = radii(grid)
     stable = rho < 1.0 - _MARGINAL
     # Small steps may be marginal to double precision (RK4 on a centre: ρ = 1 - O(lr⁶)).
@@ -131,12 +168,13 @@ def _first_unstable(radii, hi: float) -> float:
             b = float(mids[j])
             if j > 0:
                 a = float(mids[j - 1])
-        if b - a <= 1e-12 * b:
+        if b - a <= rtol * b:
             break
     return 0.5 * (a + b)
 
 
-def max_stable_lr(field: Field, z=None, *, method="euler", lr_max: float | None = None) -> float:
+def max_stable_lr(field: Field, z=None, *, method="euler", lr_max: float | None = None,
+                  matrix_free: bool | None = None, krylov: int = KRYLOV_STEPS) -> float:
     """The largest step for which the discrete update is locally stable at the rest point.
 
     For `"euler"` this is the closed form: one step maps a perturbation by `I + lr·J`, with
@@ -153,7 +191,15 @@ def max_stable_lr(field: Field, z=None, *, method="euler", lr_max: float | None 
 
     **Arguments:** `field`: a `Field`; `z`: the point (default: rest point); `method`:
     `"euler"`, `"alternating"`, `"rk4"`, `"extragradient"`, `"optimistic"` or an `UpdateRule`
-    (a rule with a step size); `lr_max`: the largest lr searched (default 100 / max|λ|).
+    (a rule with a step size); `lr_max`: the largest lr searched (default 100 / max|λ|);
+    `matrix_free`: `None` (default: matrix-free above `jaxgan.stability.krylov.DENSE_LIMIT`
+    coordinates), `True` or `False`; `krylov`: Arnoldi steps of the matrix-free path.
+
+    Matrix-free, the eigenvalues `λ` above are the Ritz values of `krylov` Arnoldi steps on
+    JVPs (for `"euler"`), or each radius is the largest Ritz modulus of one update's Jacobian
+    (other rules; a coarser scan: 64 steps, bisection to 1e-6 relative, in the working float).
+    The Ritz values are the exterior eigenvalues: the limit they impose is an upper bound on
+    the true one when an interior eigenvalue (e.g. one near 0 with a real part ≥ 0) binds.
 
     **Returns:** a float: 0.0 if no positive step is stable, `math.inf` if stable up to `lr_max`.
 
@@ -171,13 +217,20 @@ def max_stable_lr(field: Field, z=None, *, method="euler", lr_max: float | None 
     rule = get_rule(method, fn)
     if not rule.takes_lr or isinstance(method, Optimizer):
         raise ArgumentError(f"{fn} argument `method` must be a rule with a step size; {rule.name!r} carries its own.")
+    free, krylov = use_matrix_free(fn, field.dim, matrix_free, krylov)
     p = point_or_rest(field, z, fn)
-    ev = linearise(fn, field, p).eigenvalues
+    ev = linearise(fn, field, p, matrix_free=free, krylov=krylov).eigenvalues
     if rule.name == "euler":
         if np.any(ev.real >= 0):
             return 0.0
         return float(np.min(-2.0 * ev.real / np.abs(ev) ** 2))
     hi = 100.0 / (float(np.max(np.abs(ev))) or 1.0) if lr_max is None else lr_max
+    if free:
+        # In the working float: the bisection stops at 1e-6 relative, and a field of a network's
+        # size is usually float32 all through.
+        return _first_unstable(
+            lambda lrs: update_radii_over_lr(field, p, jnp.asarray(lrs, p.dtype), rule=rule, m=krylov),
+            hi, points=64, rtol=1e-6)
     # In float64 whatever the working precision (a scoped switch, restored on exit): at small
     # steps the radius is 1 - O(lr²) for extragradient/optimistic on a centre, which float32
     # cannot tell from 1.
