@@ -12,6 +12,7 @@ start.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import NamedTuple, Sequence
@@ -219,8 +220,9 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
 # Each case's field has its own kind (tree structure), and each kind compiles its own code. So that the table
 # compiles one program per (update rule, kind) rather than five or six per case: the rest-point analysis runs
 # on each field's linearisation there (one kind for every case: `_linear_velocity`), the Jacobians of all the
-# fields come from one program, the cases of one kind run stacked and vmapped, and the runs compile on
-# worker threads while the main thread analyses the rest points.
+# fields come from one program, the cases of one kind run stacked and vmapped, the runs compile on
+# worker threads while the main thread analyses the rest points, and each field's velocity is traced once
+# for all these programs (`_called_once`).
 
 # Rules whose update at a rest point is linearised by the field's Jacobian alone (they only evaluate the
 # field, at points that coincide with the rest point there): the step's Jacobian is that of the linearisation.
@@ -238,6 +240,33 @@ def _linearisation(field: Field, point, jac) -> Field:
     dimension and one order of players should share compiled code."""
     return Field(_linear_velocity, {"jacobian": jac, "point": point}, rest_point=point, players=field.players,
                  name="linearisation")
+
+
+@functools.partial(jax.jit, inline=True)
+def _velocity(field, z):
+    # A field's velocity, traced once per kind of field and dtype (JAX keeps the trace of a jitted function):
+    # the Jacobians and the runs of every rule reuse it rather than run the field's Python again (the
+    # regularisers' nested autodiff is slow to trace). `inline=True`: its equations are copied into each
+    # program as if traced there, so the programs, and their numbers to the last digit, are the same.
+    return field(z)
+
+
+def _traced_once(params, z):
+    # The velocity of `_called_once(field)`: `params` is the field itself.
+    return _velocity(params, z)
+
+
+def _rest_of(params):
+    return params.rest_point
+
+
+def _called_once(field: Field) -> Field:
+    """`field` as a plain `Field` whose velocity goes through `_velocity` (traced once, then reused): the
+    same numbers (its leaves), domain, players and meta."""
+    rest_fn = None if field.rest_point is None else _rest_of
+    f = field
+    return Field.tree_unflatten((_traced_once, rest_fn, f.lower, f.upper, f.closed, f.name, f.labels, f.players,
+                                 f.meta, f.param_rules), (field, None))
 
 
 @jax.jit
@@ -281,12 +310,12 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
         if f.rest_point is None:
             analyze(f)  # raises: no rest point
     points = tuple(jnp.asarray(f.rest_point, jnp.result_type(float)) for f in fields)
-    at = _at_points(fields, points)
+    at = _at_points(tuple(_called_once(f) for f in fields), points)
     for f, (v, jac) in zip(fields, at):
         if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
             analyze(f)  # raises, saying what is not finite where
     with jax.enable_x64(True):
-        at64 = _at_points(tuple(jax.tree_util.tree_map(_to_f64, f) for f in fields),
+        at64 = _at_points(tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields),
                           tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points))
         jac64 = [np.asarray(j, np.float64) for _, j in at64]
     out = []
@@ -333,8 +362,8 @@ class _Runs:
         for k, c in enumerate(cases):
             kinds.setdefault(jax.tree_util.tree_structure(c.field), []).append(k)
         self.groups = list(kinds.values())
-        self.fields = [cases[g[0]].field if len(g) == 1 else
-                       jax.tree_util.tree_map(lambda *x: jnp.stack(x), *(cases[k].field for k in g))
+        self.fields = [_called_once(cases[g[0]].field) if len(g) == 1 else
+                       _called_once(jax.tree_util.tree_map(lambda *x: jnp.stack(x), *(cases[k].field for k in g)))
                        for g in self.groups]
         self.starts = [z0[g[0]] if len(g) == 1 else jnp.stack([z0[k] for k in g]) for g in self.groups]
 

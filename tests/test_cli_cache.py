@@ -90,12 +90,18 @@ def test_foreign_and_corrupted_entries_are_compiled_afresh(filled, tmp_path):
     assert all(after[name] == b"not an executable" * 7 for name in corrupt)  # JAX never overwrites an entry
 
 
-def test_no_cache_leaves_the_folder_alone(filled, tmp_path):
+def test_no_cache_leaves_the_folder_alone(filled, tmp_path, capsys, monkeypatch):
+    # In this process (`--no-cache` leaves `jax.config` alone, which the test checks): the same output
+    # as the run that filled the cache, and no folder.
     folder, first = filled
     unused = tmp_path / "unused"
-    run = jaxgan(["--no-cache", *ARGS], unused)
-    assert run.returncode == 0 and run.stderr == "" and run.stdout == first.stdout
-    assert not unused.exists()
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(unused))
+    monkeypatch.delenv("JAXGAN_NO_CACHE", raising=False)
+    before = jax.config.jax_compilation_cache_dir
+    code = cli.main(["--no-cache", *ARGS], cache=True)
+    out, err = capsys.readouterr()
+    assert code == 0 and err == "" and out == first.stdout
+    assert not unused.exists() and jax.config.jax_compilation_cache_dir == before
 
 
 # ----------------------------------------------------------------------------- in-process: no cache turned on

@@ -112,9 +112,9 @@ def _random_game(rng, i):
 
 def test_criterion_agrees_with_eigenvalues_on_random_games():
     """Stable iff trace < 0 and det > 0 with trace = pd(f1''+f2''), det = -f2'f3' (2×2 Jacobian)."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(7)
     checked = {True: 0, False: 0}
-    for i in range(15):  # each random game compiles its own programs: 15 give 3 stable and 12 unstable games
+    for i in range(6):  # each random game compiles its own programs: these 6 are 3 stable and 3 unstable games
         game = _random_game(rng, i)
         try:
             cond = jaxgan.stability_conditions(game)

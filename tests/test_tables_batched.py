@@ -8,6 +8,7 @@ Small sizes: a few cases, short runs.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -71,6 +72,25 @@ def test_rest_linearisations_share_one_kind_and_keep_the_jacobian(cases):
         assert lin.report.kind == want.kind
         np.testing.assert_array_equal(np.asarray(jaxgan.analyze(lin.linear).jacobian), np.asarray(want.jacobian))
         assert np.asarray(lin.linear64.params["jacobian"]).dtype == np.float64
+
+
+TRACES = []
+
+
+def _counted_velocity(params, z):
+    TRACES.append(str(z.dtype))  # Python runs once per trace of the velocity, not per evaluation
+    return jnp.stack([-params["a"] * z[1], params["a"] * z[0] - 0.1 * z[1]]).astype(z.dtype)
+
+
+def test_each_field_is_traced_once_per_dtype():
+    # The velocity's trace is reused by the Jacobians and the runs of every rule (11 traces before: 9 in
+    # float32, 2 in float64). A thread that starts a run while another traces may trace it once more.
+    field = jaxgan.Field(_counted_velocity, {"a": jnp.float32(1.0)}, rest_point=jnp.zeros(2), name="counted")
+    del TRACES[:]
+    rows = tables.convergence_table([tables.ConvergenceCase("counted", "none", field)], steps=64, n_saves=8,
+                                    progress=False)
+    assert len(rows) == len(tables.DEFAULT_METHODS) and rows[0].kind == "stable focus"
+    assert TRACES.count("float64") == 1 and 1 <= TRACES.count("float32") <= 1 + tables._WORKERS, TRACES
 
 
 def test_the_articles_stability_rows_equal_one_game_at_a_time():
