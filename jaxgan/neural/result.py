@@ -71,7 +71,8 @@ class TrainResult:
       `pd_grid` the data's share (the pointwise view, per class), NaN for other samples; `kl` is
       NaN (no density); `w1` is the sliced distance on the flattened samples.
     - `fate: Int[ndarray, "S"]` (`Fate` codes, see `classify`); `fate_step: Int[ndarray, "S"]`:
-      the update that produced a non-finite value for diverged seeds (1-based), else −1.
+      the update that produced a non-finite value for diverged seeds (1-based; 0 when the initial state is
+      already not finite on the measurement batch), else −1.
     - `theta0`, `theta_end: Float[ndarray, "S p"]`: the flat joint trainable parameters
       `(θ_D, θ_G)` at the start and the end.
     - `final`: the final `TrainState` (stacked over seeds); `tol`: the convergence tolerance;

@@ -95,6 +95,11 @@ def _run_seed(gan: GAN, cfg: RunConfig, grids: Grids, k_train, k_eval, st0: Trai
         run, v_prev, t_prev, d_prev, pred_prev = carry
         run, first = _updates(gan, cfg, k_train, run, c)
         m, v, t, d_grid, pred = measure(gan, cfg, run[0], grids, ev, jax.random.fold_in(k_train, c * cfg.measure_every))
+        # A state whose objectives are not finite on the measurement batch (a network that overflows at
+        # finite parameters) diverged at the update that made it (0: the initial state): mark and freeze
+        # the seed here, or this checkpoint's row would hold NaN for a seed still running.
+        bad = (run[1] == jnp.int32(Fate.UNDECIDED)) & ~(jnp.isfinite(m["J"]) & jnp.isfinite(m["I"]))
+        run = (run[0], jnp.where(bad, jnp.int32(Fate.DIVERGED), run[1]), jnp.where(bad, c * cfg.measure_every, run[2]))
         m["step_cos"] = jnp.where(c > 0, cosine(v_prev, t - t_prev), jnp.nan)
         if cfg.keep_params:
             m["theta"] = t
@@ -117,7 +122,9 @@ def _run_seed(gan: GAN, cfg: RunConfig, grids: Grids, k_train, k_eval, st0: Trai
 
 @functools.partial(jax.jit, static_argnames=("program", "cfg"))
 def _train_jit(program: ProgramKey, cfg: RunConfig, grids: Grids, k_train, k_eval, st0: TrainState):
-    return jax.vmap(lambda kt, ke, s0: _run_seed(program.gan, cfg, grids, kt, ke, s0))(k_train, k_eval, st0)
+    # `grids` come with a seed axis (copies): XLA's CPU dot of a batched by an unbatched operand takes
+    # another path for another number of seeds (the last bit of D on the grid changed with it).
+    return jax.vmap(lambda g, kt, ke, s0: _run_seed(program.gan, cfg, g, kt, ke, s0))(grids, k_train, k_eval, st0)
 
 
 _COMPILED: dict = {}
@@ -375,7 +382,8 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     grids, grid, pd_grid = _grids(gan, n_grid, n_bins, bandwidth)
     if fast_compile is None:
         fast_compile = len(seeds_arr) * cfg.steps <= 20000
-    args = _spread(_seed_parts(gan, seed_keys(seeds_arr)), seeds_arr.size)
+    per_seed = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (seeds_arr.size, *np.shape(a))), grids)
+    grids, *args = _spread((per_seed, *_seed_parts(gan, seed_keys(seeds_arr))), seeds_arr.size)
     t0 = time.perf_counter()
     program = _compiled(gan, cfg, grids, args, check_bool("train", "fast_compile", fast_compile))
     t1 = time.perf_counter()
