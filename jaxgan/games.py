@@ -145,10 +145,23 @@ def _solved_d0(game: Game, dtype_name: str) -> float:
         # A short decimal that is at least as good a root is the exact one (e.g. 0, 1/2).
         short = round(root, 12)
         if short != root and game.d_domain[0] < short < game.d_domain[1]:
-            g = lambda d: game.df1(d) + game.df2(d)  # noqa: E731
-            if abs(float(g(jnp.float64(short)))) <= abs(float(g(jnp.float64(root)))):
+            g = _g_program(game)
+            pair = np.resize(np.array([short, root], np.float64), _interior_grid(*game.d_domain).shape)
+            g_short, g_root = np.asarray(g(jnp.asarray(pair))[0])[:2]
+            if abs(float(g_short)) <= abs(float(g_root)):
                 root = short
     return float(np.asarray(root, dtype=jnp.dtype(dtype_name)))
+
+
+def _g_program(game: Game):
+    """`d -> (g(d), g'(d))` with `g = f1' + f2'`, elementwise over a vector, eager (op by op).
+
+    Eager rather than jitted: XLA's fusion of a whole program rounds some games' g differently from
+    their op-by-op evaluation, and results must not depend on that. Every call uses the grid's length,
+    so each primitive is compiled for one shape only (not also for the scalar Newton steps)."""
+    g = lambda d: game.df1(d) + game.df2(d)  # noqa: E731
+    vg, vdg = jax.vmap(g), jax.vmap(jax.grad(g))
+    return lambda d: (vg(d), vdg(d))
 
 
 def _interior_grid(lo: float, hi: float, n: int = 4001) -> np.ndarray:
@@ -188,11 +201,16 @@ def solve_d0(game: Game, *, dtype=None, tol: float | None = None, max_iter: int 
     """
     dtype = jnp.dtype(dtype or jnp.result_type(float))
     lo, hi = game.d_domain
-    # Eager, not jitted: a game is solved once, and compiling would cost more than it saves.
-    g = jax.vmap(lambda d: game.df1(d) + game.df2(d))
-    dg = jax.grad(lambda d: game.df1(d) + game.df2(d))
+    # g and g' op by op, always at the grid's length (a Newton step repeats its point over it): each
+    # primitive is compiled for one shape, not also for `(1,)` and `()` as before.
+    program = _g_program(game)
     grid = _interior_grid(lo, hi).astype(dtype)
-    vals = np.asarray(g(jnp.asarray(grid, dtype)))
+    vals = np.asarray(program(jnp.asarray(grid, dtype))[0])
+
+    def at(x):
+        fx, dfx = program(jnp.full(grid.shape, x, dtype))
+        return float(fx[0]), float(dfx[0])
+
     finite = np.isfinite(vals)
     exact = np.flatnonzero(finite & (vals == 0))
     sign_change = np.flatnonzero(
@@ -221,14 +239,13 @@ def solve_d0(game: Game, *, dtype=None, tol: float | None = None, max_iter: int 
     eps = float(jnp.finfo(dtype).eps)
     x = 0.5 * (a + b)
     for _ in range(max_iter):
-        fx = float(g(jnp.asarray([x], dtype))[0])
+        fx, slope = at(x)
         if fx == 0.0:
             return x
         if np.sign(fx) == np.sign(ga):
             a, ga = x, fx
         else:
             b = x
-        slope = float(dg(jnp.asarray(x, dtype)))
         step_ok = slope != 0.0 and math.isfinite(slope)
         x_new = x - fx / slope if step_ok else 0.5 * (a + b)
         if not (min(a, b) < x_new < max(a, b)):

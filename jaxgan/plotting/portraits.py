@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
 
 from .._checks import bad_type, check_float, check_instance, check_int, check_interval, where
 from ..errors import ArgumentError
@@ -170,6 +172,78 @@ def _speed_colorbar(ax, lines, vmin: float, vmax: float) -> None:
     cb.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
 
 
+# The streamlines of the last few grids, replayed when the same field is drawn again on the same grid
+# (`jaxgan reproduce` draws each article field twice: alone and in the panel figure). matplotlib's
+# streamplot integrates in pure Python; its result depends only on the grid, the velocities, the colour
+# values and the options, not on the axes, so a replay draws the same lines and arrows.
+_STREAMS: "collections.OrderedDict[bytes, tuple]" = collections.OrderedDict()
+_STREAMS_KEPT = 8
+
+
+def _stream_key(xs, ys, U, V, color, cmap, norm, kw) -> bytes:
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=20)
+    for a in (xs, ys, U, V) + ((color,) if isinstance(color, np.ndarray) else ()):
+        m = np.ma.getmaskarray(a) if np.ma.isMaskedArray(a) else np.zeros(np.shape(a), bool)
+        h.update(repr((np.shape(a), str(np.asarray(a).dtype))).encode())
+        h.update(np.ascontiguousarray(np.ma.getdata(a)).tobytes())
+        h.update(np.packbits(m).tobytes())
+    h.update(repr((None if isinstance(color, np.ndarray) else color, sorted(kw.items()))).encode())
+    if cmap is not None:  # the arrows' colours are stored: cmap(norm(value)) at the first drawing
+        h.update(np.ascontiguousarray(cmap(np.arange(cmap.N)), dtype=np.float64).tobytes())
+        h.update(repr((cmap(-np.inf), cmap(np.inf), cmap(np.nan))).encode())
+    if norm is not None:
+        h.update(repr((type(norm).__qualname__, norm.vmin, norm.vmax, norm.clip)).encode())
+    return h.digest()
+
+
+def _streamplot(ax, xs, ys, U, V, *, color, cmap=None, norm=None, density, linewidth, arrowsize, zorder):
+    """`ax.streamplot(...)` with a scalar `linewidth`, replaying a cached result for a grid already drawn.
+
+    **Returns:** the `LineCollection` of the streamlines (the colour bar's mappable)."""
+    import matplotlib.collections as mcollections
+    import matplotlib.patches as mpatches
+    import numpy as np
+
+    kw = dict(density=density, linewidth=linewidth, arrowsize=arrowsize, zorder=zorder)
+    key = _stream_key(xs, ys, U, V, color, cmap, norm, kw)
+    multi = isinstance(color, np.ndarray)
+    hit = _STREAMS.get(key)
+    if hit is None:
+        before = {id(p) for p in ax.patches}
+        sp = ax.streamplot(xs, ys, U, V, color=color, cmap=cmap, norm=norm, **kw)
+        lc = sp.lines
+        try:
+            arrows = [(tuple(p._posA_posB), p.get_edgecolor() if multi else color) for p in ax.patches
+                      if isinstance(p, mpatches.FancyArrowPatch) and id(p) not in before]
+        except (AttributeError, TypeError):  # another matplotlib's arrows: nothing cached
+            return lc
+        rec = ([np.array(v) for v in lc.get_segments()], None if lc.get_array() is None else lc.get_array().copy(),
+               (list(lc.sticky_edges.x), list(lc.sticky_edges.y)), arrows)
+        _STREAMS[key] = rec
+        while len(_STREAMS) > _STREAMS_KEPT:
+            _STREAMS.popitem(last=False)
+        return lc
+    _STREAMS.move_to_end(key)
+    segments, values, (sx, sy), arrows = hit
+    line_kw = dict(linewidth=linewidth, zorder=zorder) | ({} if multi else {"color": color})
+    lc = mcollections.LineCollection(segments, transform=ax.transData, **line_kw)
+    lc.sticky_edges.x[:] = sx
+    lc.sticky_edges.y[:] = sy
+    if multi:
+        lc.set_array(values)
+        lc.set_cmap(cmap)
+        lc.set_norm(norm)
+    ax.add_collection(lc)
+    for (tail, head), c in arrows:
+        ax.add_patch(mpatches.FancyArrowPatch(tail, head, transform=ax.transData, arrowstyle="-|>",
+                                              mutation_scale=10 * arrowsize, color=c, linewidth=linewidth,
+                                              zorder=zorder))
+    ax.autoscale_view()
+    return lc
+
+
 def _draw_field(ax, field, xs, ys, *, density, speed, colorbar, cmap) -> None:
     """Streamlines on the grid `xs × ys` (coloured by log-speed, or grey) and a grey mask outside the domain."""
     import matplotlib
@@ -187,11 +261,11 @@ def _draw_field(ax, field, xs, ys, *, density, speed, colorbar, cmap) -> None:
             norm = mcolors.LogNorm(vmin=vmin, vmax=vmax)
             # The lightest colours vanish on white: use the colour map's upper 70%.
             cm = mcolors.ListedColormap(matplotlib.colormaps[cmap](np.linspace(0.3, 1.0, 256)))
-            sp = ax.streamplot(xs, ys, U, V, color=np.ma.maximum(S, vmin), cmap=cm, norm=norm, **kw)
+            lines = _streamplot(ax, xs, ys, U, V, color=np.ma.maximum(S, vmin), cmap=cm, norm=norm, **kw)
             if colorbar:
-                _speed_colorbar(ax, sp.lines, vmin, vmax)
+                _speed_colorbar(ax, lines, vmin, vmax)
         else:
-            ax.streamplot(xs, ys, U, V, color="0.55", **kw)
+            _streamplot(ax, xs, ys, U, V, color="0.55", **kw)
     if np.ma.is_masked(S) and S.mask.any():
         ax.contourf(xs, ys, S.mask.astype(float), levels=[0.5, 1.5], colors=["0.92"], zorder=0)
 
