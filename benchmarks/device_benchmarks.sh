@@ -10,8 +10,10 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 { nvidia-smi -L; nproc; $PY -c "import jax, flax, optax; print('jax', jax.__version__, jax.devices())"; } \
   2>&1 | tee "$OUT/device.txt"
-timeout 200 $PY benchmarks/train_throughput.py --steps 2000 --seeds 8 2>&1 | tee "$OUT/train_8.txt"
-timeout 150 $PY benchmarks/train_throughput.py --steps 1000 --seeds 64 2>&1 | tee "$OUT/train_64.txt"
-timeout 200 $PY benchmarks/sweep_throughput.py --n-side 1024 --no-memory --rounds 1 --repeats 2 2>&1 \
+timeout 150 $PY benchmarks/train_throughput.py --steps 2000 --seeds 8 --conv lax 2>&1 | tee "$OUT/train_8_lax.txt"
+timeout 110 $PY benchmarks/train_throughput.py --steps 2000 --seeds 8 --conv matmul --skip bare,map 2>&1 \
+  | tee "$OUT/train_8_matmul.txt"
+timeout 100 $PY benchmarks/train_throughput.py --steps 500 --seeds 32 --conv lax --skip bare,map 2>&1 \
+  | tee "$OUT/train_32_lax.txt"
+timeout 150 $PY benchmarks/sweep_throughput.py --n-side 1024 --no-memory --rounds 1 --repeats 2 2>&1 \
   | tee "$OUT/sweep.txt"
-timeout 90 $PY benchmarks/kernel_throughput.py --quick 2>&1 | tee "$OUT/kernel.txt"

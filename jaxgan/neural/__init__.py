@@ -49,6 +49,7 @@ batched with other seeds.
 
 from ..stability.krylov import arnoldi
 from .data import GaussianMixture, Samples, default_data, digits, gaussian_mixture, grid_of_25, ring_of_8, samples
+from .dcgan import dcgan_discriminator, dcgan_generator
 from .field import FieldInputs, ParameterField, Unravel, parameter_field
 from .players import NetPlayer, NetworkPlayer, Player, player_of
 from .quality import (DigitClassifier, digit_classifier, digit_quality, digit_quality_of, frechet_distance,
@@ -65,7 +66,7 @@ from .verdicts import classify, winding_turns
 
 __all__ = [
     "GaussianMixture", "gaussian_mixture", "default_data", "ring_of_8", "grid_of_25", "Samples", "samples", "digits",
-    "parameter_field", "ParameterField", "FieldInputs", "Unravel", "Player", "NetPlayer", "NetworkPlayer", "player_of", "mixture_quality", "mixture_quality_of", "DigitClassifier",
+    "dcgan_discriminator", "dcgan_generator", "parameter_field", "ParameterField", "FieldInputs", "Unravel", "Player", "NetPlayer", "NetworkPlayer", "player_of", "mixture_quality", "mixture_quality_of", "DigitClassifier",
     "digit_classifier", "digit_quality", "digit_quality_of", "reference_stats", "frechet_distance", "Net", "OutputMap", "output_map", "GAN",
     "train", "TrainResult", "wasserstein_1d", "sliced_wasserstein", "histogram_kl", "kde",
     "path_angle", "arnoldi", "jacobian_eigenvalues", "rotation_index", "game_field",
