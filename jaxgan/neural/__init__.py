@@ -50,11 +50,14 @@ batched with other seeds.
 from ..stability.krylov import arnoldi
 from .data import GaussianMixture, Samples, default_data, digits, gaussian_mixture, grid_of_25, ring_of_8, samples
 from .dcgan import dcgan_discriminator, dcgan_generator
+from .endpoint import EndPoint, EndSizes, end_point
 from .field import FieldInputs, ParameterField, Unravel, parameter_field
+from .landscape import (LANDSCAPE_DATA, LANDSCAPE_GAMES, LANDSCAPE_SIZES, Finding, LandscapeResult, LandscapeRun,
+                        bump_score, landscape_experiment)
 from .players import NetPlayer, NetworkPlayer, Player, player_of
 from .quality import (DigitClassifier, digit_classifier, digit_quality, digit_quality_of, frechet_distance,
                       mixture_quality, mixture_quality_of, reference_stats)
-from .experiment import EXPERIMENT_SIZES, VARIANTS, ExperimentResult, batchnorm_experiment
+from .experiment import DATA_KINDS, DIGITS_SIZES, EXPERIMENT_SIZES, VARIANTS, ExperimentResult, batchnorm_experiment
 from .measurements import jacobian_eigenvalues, path_angle, rotation_index
 from .metrics import histogram_kl, kde, sliced_wasserstein, wasserstein_1d
 from .objectives import game_field
@@ -66,10 +69,11 @@ from .verdicts import classify, winding_turns
 
 __all__ = [
     "GaussianMixture", "gaussian_mixture", "default_data", "ring_of_8", "grid_of_25", "Samples", "samples", "digits",
-    "dcgan_discriminator", "dcgan_generator", "parameter_field", "ParameterField", "FieldInputs", "Unravel", "Player", "NetPlayer", "NetworkPlayer", "player_of", "mixture_quality", "mixture_quality_of", "DigitClassifier",
+    "dcgan_discriminator", "dcgan_generator", "landscape_experiment", "LandscapeResult", "LandscapeRun", "Finding",
+    "LANDSCAPE_SIZES", "LANDSCAPE_DATA", "LANDSCAPE_GAMES", "bump_score", "EndSizes", "EndPoint", "end_point", "parameter_field", "ParameterField", "FieldInputs", "Unravel", "Player", "NetPlayer", "NetworkPlayer", "player_of", "mixture_quality", "mixture_quality_of", "DigitClassifier",
     "digit_classifier", "digit_quality", "digit_quality_of", "reference_stats", "frechet_distance", "Net", "OutputMap", "output_map", "GAN",
     "train", "TrainResult", "wasserstein_1d", "sliced_wasserstein", "histogram_kl", "kde",
     "path_angle", "arnoldi", "jacobian_eigenvalues", "rotation_index", "game_field",
-    "batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "PENALTIES", "UPDATES", "VARIANTS",
+    "batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "DIGITS_SIZES", "DATA_KINDS", "PENALTIES", "UPDATES", "VARIANTS",
     "classify", "winding_turns", "init_state", "train_step", "TrainState",
 ]

@@ -230,23 +230,29 @@ def g_kernel_prediction(gan: GAN, st: TrainState, z_probe, key):
     return jax.jvp(lambda t: g_eval(gan, t, st.sg, z_probe), (st.tg,), (direction,))[1]
 
 
-def _ritz_hessenberg(gan: GAN, cfg: RunConfig, st: TrainState, batch: Batch, v0, theta_flat):
-    """Arnoldi on the JVP of the game field at `st` (fixed batch): `(H, k)`."""
-    _, unravel = ravel_pytree((st.td, st.tg))
+def game_hessenberg(gan: GAN, st: TrainState, batch: Batch, v0, m: int):
+    """Arnoldi on the Jacobian-vector products of the game field at `st` on a fixed batch (`jax.linearize`
+    once, `m` products; `m` static): `(H, k)`, eigenvalues by `ritz_values` on the host."""
+    theta_flat, unravel = ravel_pytree((st.td, st.tg))
 
     def v_flat(t):
         td, tg = unravel(t)
         return ravel_pytree(field_parts(gan, td, tg, st.sd, st.sg, batch))[0]
 
     _, lin = jax.linearize(v_flat, theta_flat)
-    return arnoldi(lin, v0, min(cfg.krylov, theta_flat.shape[0]))
+    return arnoldi(lin, v0, min(m, theta_flat.shape[0]))
 
 
-def _player_hessians(gan: GAN, cfg: RunConfig, st: TrainState, batch: Batch, fake, v0):
+def player_hessians(gan: GAN, st: TrainState, batch: Batch, fake, v0, m: int):
     """Arnoldi (on a symmetric operator: Lanczos with full reorthogonalisation) on the Hessian-vector
-    products of each player's own loss on the fixed batch — `−(Ĵ − penalty)` in θ_D with the generated
-    samples fixed, `−Î` in θ_G — the minimisation convention of Berard et al. 2020. Returns
-    `{"hd": (H, k), "hg": (H, k)}` (extreme eigenvalues from `H[:k, :k]` on the host)."""
+    products of each player's own loss on a fixed batch — `−(Ĵ − penalty)` in θ_D with the generated
+    samples `fake` fixed, `−Î` in θ_G — the minimisation convention of Berard et al. 2020.
+
+    **Arguments:** `v0`: the start vectors, `(p_D + p_G,)` (split between the players); `m`: steps
+    (static; capped at each player's parameter count).
+
+    **Returns:** `{"hd": (H, k), "hg": (H, k)}`; the extremes on the host by `hessian_extremes`.
+    """
     fake = jax.lax.stop_gradient(fake)
     td_flat, un_d = ravel_pytree(st.td)
     tg_flat, un_g = ravel_pytree(st.tg)
@@ -261,8 +267,20 @@ def _player_hessians(gan: GAN, cfg: RunConfig, st: TrainState, batch: Batch, fak
     for name, loss, flat, start in (("hd", loss_d, td_flat, v0[:td_flat.shape[0]]),
                                     ("hg", loss_g, tg_flat, v0[td_flat.shape[0]:])):
         _, hvp = jax.linearize(jax.grad(loss), flat)
-        out[name] = arnoldi(hvp, start, min(cfg.krylov, flat.shape[0]))
+        out[name] = arnoldi(hvp, start, min(m, flat.shape[0]))
     return out
+
+
+def hessian_extremes(h, k) -> tuple[float, float]:
+    """The smallest and largest Ritz values of a symmetric operator from its Arnoldi matrix `H[:k, :k]`
+    (tridiagonal up to rounding: symmetrised), in float64; `(nan, nan)` when nothing was built or it is
+    not finite. Lanczos: the min is an upper bound of the true minimum, the max a lower bound of the
+    true maximum, and both converge first."""
+    h, k = np.asarray(h, np.float64), int(k)
+    if k < 1 or not np.all(np.isfinite(h[:k, :k])):
+        return np.nan, np.nan
+    ev = np.linalg.eigvalsh(0.5 * (h[:k, :k] + h[:k, :k].T))
+    return float(ev[0]), float(ev[-1])
 
 
 def _views(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInputs, fake, u_grid):
@@ -317,8 +335,8 @@ def measure(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInpu
                J=d_objective(gan, st.td, st.sd, fake_b, batch, update_stats=False)[1][0],
                I=g_objective(gan, st.tg, st.sg, st.td, st.sd, batch, update_stats=False)[0])
     if cfg.krylov > 0:
-        out["hess"], out["krylov_k"] = _ritz_hessenberg(gan, cfg, st, batch, ev.v0, theta_flat)
-        for name, (h, k) in _player_hessians(gan, cfg, st, batch, fake_b, ev.v0).items():
+        out["hess"], out["krylov_k"] = game_hessenberg(gan, st, batch, ev.v0, cfg.krylov)
+        for name, (h, k) in player_hessians(gan, st, batch, fake_b, ev.v0, cfg.krylov).items():
             out[name], out[name + "_k"] = h, k
     pred = None
     if cfg.kernel_probe:

@@ -23,7 +23,7 @@ from ..fates import Fate
 from ..stability.krylov import ritz_values
 from .data import default_float
 from .metrics import cosine, sliced_wasserstein
-from .measurements import EvalInputs, Grids, RunConfig, eval_inputs, g_eval, measure, rotation_index
+from .measurements import EvalInputs, Grids, RunConfig, eval_inputs, g_eval, hessian_extremes, measure, rotation_index
 from .data import GaussianMixture
 from .objectives import d_call
 from .players import NetPlayer
@@ -38,14 +38,6 @@ _KERNEL_LOGS = ("kernel_cos", "kernel_gain", "kernel_cos_g", "kernel_gain_g")
 _KRYLOV_LOGS = ("hess", "krylov_k", "hd", "hd_k", "hg", "hg_k")
 
 
-def _extremes(h: np.ndarray, k: int) -> tuple[float, float]:
-    """The smallest and largest Ritz values of a symmetric operator from its Arnoldi matrix `H[:k, :k]`
-    (tridiagonal up to rounding: symmetrised), in float64; NaN when nothing was built."""
-    if k < 1 or not np.all(np.isfinite(h[:k, :k])):
-        return np.nan, np.nan
-    t = np.asarray(h[:k, :k], np.float64)
-    ev = np.linalg.eigvalsh(0.5 * (t + t.T))
-    return float(ev[0]), float(ev[-1])
 
 
 # ============================================================================ the compiled run
@@ -317,7 +309,7 @@ def _host_logs(logs: dict, status, fstep, step_axis, top: int) -> dict:
         if f"h{player}" in logs:
             hess, kk = logs.pop(f"h{player}"), logs.pop(f"h{player}_k")
             for s, c in zip(*np.nonzero(~dead)):
-                lo[s, c], hi[s, c] = _extremes(hess[s, c], int(kk[s, c]))
+                lo[s, c], hi[s, c] = hessian_extremes(hess[s, c], kk[s, c])
         logs[f"hess_{player}_min"], logs[f"hess_{player}_max"] = lo, hi
     for k in _KERNEL_LOGS:
         logs.setdefault(k, np.full(dead.shape, np.nan))

@@ -9,7 +9,8 @@ black star; every function takes an optional `ax=` and returns the `Axes` it dre
 - `sweeps`: `basins`, `phase_diagram` (and `FATE_COLOURS`);
 - `regions`: `stability_region`, `lyapunov_map`;
 - `kernels`: `kernel_heatmap`, `kernel_spectrum`, `kernel_eigenfunctions`, `kernel_field_eigenvalues`;
-- `neural`: the figures of `jaxgan.neural` runs.
+- `neural`: the figures of `jaxgan.neural` runs;
+- `landscape`: the figures of `jaxgan.neural.landscape_experiment` (Berard et al. 2020).
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from __future__ import annotations
 from ._common import axis_label
 from .eigen import eigenvalue_locus, eigenvalues
 from .kernels import kernel_eigenfunctions, kernel_field_eigenvalues, kernel_heatmap, kernel_spectrum
+from .landscape import (
+    landscape_eigenvalues,
+    landscape_figures,
+    landscape_hessians,
+    landscape_path_angle,
+    landscape_samples,
+)
 from .neural import (
     neural_d_over_time,
     neural_distance_curves,
@@ -36,4 +44,5 @@ __all__ = [
     "stability_region", "eigenvalue_locus", "lyapunov_map",
     "neural_distance_curves", "neural_d_over_time", "neural_eigenvalues", "neural_vs_pointwise",
     "neural_path_angle", "neural_experiment_figures",
+    "landscape_eigenvalues", "landscape_path_angle", "landscape_hessians", "landscape_samples", "landscape_figures",
 ]

@@ -50,31 +50,39 @@ def _median_band(ax, r, quantity: str, colour: str, label: str) -> None:
     ax.fill_between(r.steps, lo, hi, color=colour, alpha=0.15, lw=0)
 
 
+_QUANTITY_LABELS = {"w1": "W1(pg, pd)", "kl": "KL(pd ‖ pg) on the histogram grid",
+                    "fd": "Fréchet distance (digit-classifier features)",
+                    "classes_covered": "digit classes covered (of 10)"}
+
+
 def neural_distance_curves(results, *, quantity: str = "w1", ax=None, log: bool = True, title: str | None = None):
     """Distance of the generator to the data along training, one band per configuration.
 
     The line is the median over the seeds that did not diverge, the band their interquartile range;
     the legend counts diverged seeds. **Arguments:** `results` (a `TrainResult`, a dict
-    `{label: TrainResult}` or an `ExperimentResult`), `quantity`: `"w1"` or `"kl"`, `ax`, `log`
+    `{label: TrainResult}` or an `ExperimentResult`), `quantity`: `"w1"`, `"kl"`, or for digits
+    `"fd"` (Fréchet distance) or `"classes_covered"` (never on a log axis), `ax`, `log`
     (log y-axis), `title`. **Returns:** the `Axes`.
 
     **Raises:** `ArgumentTypeError` for other `results`; `ArgumentError` for another `quantity`.
     """
     fn = "neural_distance_curves"
     res = _neural_results(fn, results)
-    check_choice(fn, "quantity", quantity, ("w1", "kl"))
+    check_choice(fn, "quantity", quantity, tuple(_QUANTITY_LABELS))
     ax = new_axes(ax, figsize=(6.0, 4.0))
     for k, (label, r) in enumerate(res.items()):
         _median_band(ax, r, quantity, _colour(k), label)
     first = next(iter(res.values()))
     if quantity == "w1":
         ax.axhline(first.tol, color="0.4", ls=":", lw=1, label=f"convergence tolerance {first.tol:.2g}")
-    if log:
+    if quantity == "classes_covered":
+        ax.axhline(10, color="0.4", ls=":", lw=1, label="all 10 classes")
+    elif log:
         ax.set_yscale("log")
     ax.set_xlabel("update")
-    ax.set_ylabel("W1(pg, pd)" + (" (sliced)" if first.gan.data.dim > 1 else "") if quantity == "w1"
-                  else "KL(pd ‖ pg) on the histogram grid")
-    ax.set_title(title or f"distance to data ({first.gan.game.name}; median and IQR over seeds)")
+    ax.set_ylabel(_QUANTITY_LABELS[quantity] + (" (sliced)" if quantity == "w1" and first.gan.data.dim > 1 else ""))
+    what = "distance to data" if quantity in ("w1", "kl", "fd") else "digit classes covered"
+    ax.set_title(title or f"{what} ({first.gan.game.name}; median and IQR over seeds)")
     ax.legend(fontsize=7, loc="upper right")
     return ax
 
@@ -311,14 +319,67 @@ def _pointwise_figure(res: dict, variants, seed: int):
     return fig
 
 
+def _samples_figure(experiment, acts, variants, seed: int, n_side: int = 6):
+    """A mosaic of `n_side²` generated digits per configuration at the end of training (one column per
+    activation, one row per variant; the same latent points everywhere), real digits in the last column."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..fates import Fate
+
+    imgs = experiment.generated(n_side * n_side, seed)
+    fig, axes = plt.subplots(len(variants), len(acts) + 1, figsize=(2.5 * (len(acts) + 1), 2.75 * len(variants)),
+                             constrained_layout=True, squeeze=False)
+
+    def mosaic(x):
+        x = np.clip(np.asarray(x, np.float64).reshape(n_side, n_side, 8, 8), -1, 1)
+        x = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-1)
+        return x.transpose(0, 2, 1, 3).reshape(n_side * 10, n_side * 10)
+
+    for k, label in enumerate(imgs):
+        i, j = k % len(variants), k // len(variants)
+        r = experiment.results[label]
+        fate = Fate(int(r.fate[seed])).name.lower()
+        cls, fd = r.classes_covered[seed, -1], r.fd[seed, -1]
+        score = f"{cls:.0f} classes, FD {fd:.3g}" if np.isfinite(cls) and np.isfinite(fd) else "no score"
+        axes[i][j].imshow(mosaic(imgs[label]), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+        axes[i][j].set_title(f"{label} ({fate})\n{score}", fontsize=8)
+    real = np.asarray(next(iter(experiment.results.values())).gan.data.array)
+    pick = np.random.default_rng(0).choice(real.shape[0], n_side * n_side, replace=False)
+    axes[0][-1].imshow(mosaic(real[pick]), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    axes[0][-1].set_title("real digits", fontsize=8)
+    for ax in np.ravel(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if not ax.images:
+            ax.set_axis_off()
+    fig.suptitle(f"generated digits, end of training (seed {seed};\nsame latent points in every panel)", fontsize=9)
+    return fig
+
+
+def _quality_figure(experiment):
+    """Fréchet distance and classes covered along training (`neural_distance_curves`), side by side."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.0), constrained_layout=True)
+    neural_distance_curves(experiment, quantity="fd", ax=axes[0], title="Fréchet distance (median, IQR over seeds)")
+    neural_distance_curves(experiment, quantity="classes_covered", ax=axes[1],
+                           title="classes covered (median, IQR over seeds)")
+    return fig
+
+
 def neural_experiment_figures(experiment, *, path_angles: dict | None = None, seed: int = 0) -> dict:
     """All figures of a `jaxgan.neural.batchnorm_experiment` result, as `{name: Figure}`.
 
     - `"distances"`: W1 along training per configuration (`neural_distance_curves`);
-    - `"d_over_time"`: D(x) over training for seed `seed` of every configuration (`neural_d_over_time`);
+    - `"d_over_time"` (1-D data): D(x) over training for seed `seed` of every configuration
+      (`neural_d_over_time`);
+    - `"samples"` (digits): a mosaic of generated digits per configuration at the end of training of
+      seed `seed` (`ExperimentResult.generated`), beside real digits;
+    - `"quality"` (digits): the Fréchet distance and the classes covered along training;
     - `"eigenvalues"`: game-Jacobian Ritz values, one panel per variant (`neural_eigenvalues`);
     - `"pointwise"`: (D(x), pg(x)) over the article's field at a mode and at its flank, for the first
-      activation plain and with BatchNorm (`neural_vs_pointwise`);
+      activation plain and with BatchNorm (`neural_vs_pointwise`; 1-D data);
     - `"path_angle"`: when `path_angles` (from `ExperimentResult.path_angles`) is given.
 
     **Raises:** `ArgumentTypeError` when `experiment` is not an `ExperimentResult`.
@@ -328,9 +389,12 @@ def neural_experiment_figures(experiment, *, path_angles: dict | None = None, se
     check_instance("neural_experiment_figures", "experiment", experiment, ExperimentResult, "an ExperimentResult")
     res = experiment.results
     acts, variants = experiment.settings["activations"], experiment.settings["variants"]
-    figs = {"distances": neural_distance_curves(experiment).figure,
-            "d_over_time": _d_over_time_figure(res, acts, variants, seed),
-            "eigenvalues": _eigenvalues_figure(res, variants)}
+    figs = {"distances": neural_distance_curves(experiment).figure}
+    if experiment.digits:
+        figs |= {"samples": _samples_figure(experiment, acts, variants, seed), "quality": _quality_figure(experiment)}
+    elif next(iter(res.values())).gan.data.dim == 1:
+        figs["d_over_time"] = _d_over_time_figure(res, acts, variants, seed)
+    figs["eigenvalues"] = _eigenvalues_figure(res, variants)
     pointwise = _pointwise_figure(res, variants, seed)
     if pointwise is not None:
         figs["pointwise"] = pointwise
