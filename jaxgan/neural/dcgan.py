@@ -300,12 +300,7 @@ def dcgan_generator(*, latent_dim: int = 16, width: int = 16, activation: str = 
     - `activation`: `"relu"` (default, as in DCGAN), `"leaky_relu"` (slope 0.2) or `"tanh"`.
     - `norm`: `None` (default) or `"batchnorm"`: BatchNorm after the dense and the transposed conv
       layers (not the output layer, as in DCGAN; those two layers then have no bias).
-    - `conv`: how the convolutions are computed — `"matmul"` (default): matrix products on the
-      image patches (im2col; the transposed conv by its four output phases), or `"lax"`: flax's own
-      `nn.Conv` / `nn.ConvTranspose` (XLA's convolution). The same function with the same
-      parameters (names, shapes, initialisers). With seeds `vmap`ped (`jaxgan.neural.train`) XLA
-      turns `"lax"` into grouped convolutions, about 7× slower on XLA:CPU than `"matmul"`
-      (`benchmarks/train_throughput.py --conv lax` compares).
+    - `conv`: `"matmul"` (default) or `"lax"`, as for `dcgan_discriminator`.
 
     **Returns:** a `flax.linen.Module` mapping `Float[Array, "B latent_dim"]` to
     `Float[Array, "B 8 8 1"]` in [-1, 1]; `__call__(z, train=False)`.

@@ -250,15 +250,20 @@ def _data_of(data) -> tuple[str, GaussianMixture | Samples]:
 
 def _sizes(size, seeds, steps, kind: str = "mixture") -> dict:
     """The size's settings with `seeds` and `steps` overridden (steps rounded down to checkpoints)."""
-    who = "batchnorm_experiment"
-    table = DIGITS_SIZES if kind == "digits" else EXPERIMENT_SIZES
+    return sized_settings("batchnorm_experiment", DIGITS_SIZES if kind == "digits" else EXPERIMENT_SIZES, size,
+                          seeds, steps)
+
+
+def sized_settings(who: str, table: dict, size, seeds, steps) -> dict:
+    """`table[size]` (an experiment's sizes) with `seeds` and `steps` overridden, checked; steps are
+    rounded down to whole checkpoints (`measure_every`) and must make at least one."""
     cfg = dict(table[check_choice(who, "size", size, tuple(table))])
     if seeds is not None:
         cfg["seeds"] = check_int(who, "seeds", seeds)
     if steps is not None:
         every = cfg["measure_every"]
         if check_int(who, "steps", steps) < every:
-            raise bad_value(who, "steps", f"≥ {every}", steps)
+            raise bad_value(who, "steps", f"≥ {every} (one checkpoint of the size {size!r})", steps)
         cfg["steps"] = steps - steps % every
     return cfg
 

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from .. import games as _games
-from .._checks import bad_value, check_choice, check_float, check_int
+from .._checks import check_choice, check_float, check_int
 from ..dynamics import Optimizer
 from ..errors import ArgumentError, ArgumentTypeError
 from ..fates import Fate
@@ -36,6 +36,7 @@ from ..progress import ProgressEvent, reporter
 from ..stability.krylov import ritz_values
 from .data import grid_of_25, ring_of_8
 from .endpoint import EndPoint, EndSizes, end_point
+from .experiment import sized_settings
 from .measurements import rotation_index
 from .result import TrainResult
 from .spec import GAN, Net
@@ -333,16 +334,7 @@ def _check_games(games) -> tuple:
 
 
 def _sizes(size, seeds, steps) -> dict:
-    who = "landscape_experiment"
-    cfg = dict(LANDSCAPE_SIZES[check_choice(who, "size", size, tuple(LANDSCAPE_SIZES))])
-    if seeds is not None:
-        cfg["seeds"] = check_int(who, "seeds", seeds)
-    if steps is not None:
-        every = cfg["measure_every"]
-        if check_int(who, "steps", steps) < every:
-            raise bad_value(who, "steps", f"≥ {every} (one checkpoint of the size {size!r})", steps)
-        cfg["steps"] = steps - steps % every
-    return cfg
+    return sized_settings("landscape_experiment", LANDSCAPE_SIZES, size, seeds, steps)
 
 
 def _data_of(data: str):
