@@ -184,7 +184,9 @@ def test_portrait_grid_panels():
 PUBLIC = ["phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "basins", "phase_diagram", "FATE_COLOURS",
           "kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues",
           "stability_region", "eigenvalue_locus", "lyapunov_map", "neural_distance_curves", "neural_d_over_time",
-          "neural_eigenvalues", "neural_vs_pointwise", "neural_path_angle", "neural_experiment_figures"]
+          "neural_eigenvalues", "neural_vs_pointwise", "neural_path_angle", "neural_experiment_figures",
+          "landscape_eigenvalues", "landscape_path_angle", "landscape_hessians", "landscape_samples",
+          "landscape_figures"]
 
 
 def test_public_names_stay_in_jaxgan_plotting():
