@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import MissingExtraError
 from ..fates import Fate
-from .store import temporary_name
+from .store import replace_from, temporary_name
 
 __all__ = ["basins_dataset", "sweep_dataset", "write_netcdf", "write_zarr"]
 
@@ -154,15 +154,7 @@ def write_netcdf(ds, path, engine=None) -> str:
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     tmp = temporary_name(folder, os.path.basename(path))
-    try:
-        ds.to_netcdf(tmp, engine=engine)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    replace_from(tmp, path, lambda: ds.to_netcdf(tmp, engine=engine))
     return path
 
 

@@ -54,14 +54,12 @@ def _stale(folder: str, name: str, now: float) -> bool:
         return False  # gone already (renamed by its writer)
 
 
-def _write_then_rename(path: str, tmp: str, write, mode: str):
-    """`write(fh)` into `tmp`, then rename it onto `path`; on any failure or interrupt (Ctrl-C,
-    SIGTERM turned into an exception) the temporary is removed and `path` is left as it was."""
+def replace_from(tmp: str, path: str, write_tmp):
+    """`write_tmp()` (which writes the file `tmp`), then rename `tmp` onto `path`; on any failure or
+    interrupt (Ctrl-C, SIGTERM turned into an exception) the temporary is removed and `path` is left
+    as it was."""
     try:
-        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_tmp()
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -69,6 +67,17 @@ def _write_then_rename(path: str, tmp: str, write, mode: str):
         except OSError:
             pass
         raise
+
+
+def _write_then_rename(path: str, tmp: str, write, mode: str):
+    """`write(fh)` into `tmp` (flushed to disk), then rename it onto `path` (see `replace_from`)."""
+    def write_tmp():
+        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    replace_from(tmp, path, write_tmp)
 
 
 def atomic_write_text(path: str, text: str):
