@@ -107,10 +107,15 @@ def assemble(n1, n2, b, rows1, rows2, gram_fn, symmetric, dtype, cache1=False, c
             if symmetric and j < i:
                 continue
             blk = gram_fn(ri, ri if symmetric and j == i else get2(j))
-            if symmetric and i == j:
-                out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=2)
-                continue
-            out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=0)
-            if symmetric:
-                out = _put(out, blk, s2, s1, h=e1 - s1, w=e2 - s2, mode=1)
+            out = put_block(out, blk, (s1, e1), (s2, e2), symmetric=symmetric, diagonal=i == j)
     return out
+
+
+def put_block(out, blk, rows: tuple, cols: tuple, *, symmetric: bool, diagonal: bool):
+    """Place the (padded) block `blk` at `rows × cols` of K `out`; for a symmetric K also its
+    transpose at `cols × rows` (a diagonal block fills its lower triangle from its upper one)."""
+    (s1, e1), (s2, e2) = rows, cols
+    if symmetric and diagonal:
+        return _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=2)
+    out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=0)
+    return _put(out, blk, s2, s1, h=e1 - s1, w=e2 - s2, mode=1) if symmetric else out

@@ -20,7 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from .assembly import _put, basis, blocks, crop, map_rows, take
+from .assembly import _put, basis, blocks, crop, map_rows, put_block, take
 from .plan import Plan, call
 
 __all__: list = []
@@ -99,10 +99,5 @@ def kernel_kvp(plan: Plan, params, b: int):
             if symmetric and i > j:
                 break
             blk = _block(*args, *rows1[i], dirs).astype(dtype)
-            if symmetric and i == j:
-                out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=2)
-                continue
-            out = _put(out, blk, s1, s2, h=e1 - s1, w=e2 - s2, mode=0)
-            if symmetric:
-                out = _put(out, blk, s2, s1, h=e1 - s1, w=e2 - s2, mode=1)
+            out = put_block(out, blk, (s1, e1), (s2, e2), symmetric=symmetric, diagonal=i == j)
     return out
