@@ -6,7 +6,7 @@
 The committed outputs are what GitHub shows and what the documentation site renders (the site
 does not execute notebooks: `mkdocs build` stays fast and needs no kernel). The notebooks run in a
 "python3" kernel started with *this* interpreter, with `JAXGAN_SMALL=1` (the sizes
-`tests/test_notebooks.py` uses) and matplotlib's inline backend, so figures are embedded as PNG.
+`tests/test_notebooks.py` uses, but for a notebook that reads `JAXGAN_TEST`, set there only) and matplotlib's inline backend, so figures are embedded as PNG.
 Timing metadata is not recorded, so a re-run changes only what the notebook computes, and each
 PNG is stored with a 256-colour palette when that makes it smaller (matplotlib's figures lose
 nothing visible; a portrait grid shrinks from 500 to 160 KiB), to keep the notebooks small.

@@ -2,7 +2,9 @@
 
 The notebooks run in a "python3" kernel started with *this* interpreter (so they exercise the
 jaxgan under test, whatever kernels the machine has installed), with `JAXGAN_SMALL=1` in the
-environment: notebooks read it to shrink their sizes. A cell that raises fails the test.
+environment: notebooks read it to shrink their sizes (the committed outputs are that size,
+`docs/execute_notebooks.py`); `JAXGAN_TEST=1` too, for a notebook whose small size is still long
+(05: the quick size of the experiment). A cell that raises fails the test.
 
 Each notebook has its own fresh kernel, as before; the kernels run two at a time (a kernel spends
 most of its time compiling, on one core), started together when the first notebook test runs, so
@@ -64,6 +66,7 @@ def executed(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(root))
         mp.setenv("JAXGAN_SMALL", "1")
+        mp.setenv("JAXGAN_TEST", "1")  # notebooks whose small size is still long take a smaller one
         mp.setenv("MPLBACKEND", "Agg")
         with ThreadPoolExecutor(max_workers=KERNELS_AT_ONCE) as pool:
             yield {path: pool.submit(_execute, path, "python3") for path in selected}

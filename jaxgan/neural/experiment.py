@@ -354,7 +354,8 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data=N
         workers = 1
     report = reporter(who, progress, who, len(gans))
     kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
-              n_grid=cfg["n_grid"], krylov=cfg["krylov"], top=cfg["krylov"])
+              n_grid=cfg["n_grid"], krylov=cfg["krylov"], top=cfg["krylov"],
+              hessians=False)  # the table reads the game Jacobian's eigenvalues, not the players' Hessians
     t0 = time.perf_counter()
     results = _run_all(gans, kw, workers, report)
     first = next(iter(results.values()))

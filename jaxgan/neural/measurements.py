@@ -125,6 +125,7 @@ class RunConfig:
     n_proj: int
     kernel_probe: bool
     keep_params: bool = False
+    hessians: bool = True  # each player's own loss Hessian (Lanczos) beside the game Jacobian's Arnoldi
 
 
 class Grids(NamedTuple):
@@ -336,6 +337,7 @@ def measure(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInpu
                I=g_objective(gan, st.tg, st.sg, st.td, st.sd, batch, update_stats=False)[0])
     if cfg.krylov > 0:
         out["hess"], out["krylov_k"] = game_hessenberg(gan, st, batch, ev.v0, cfg.krylov)
+    if cfg.krylov > 0 and cfg.hessians:
         for name, (h, k) in player_hessians(gan, st, batch, fake_b, ev.v0, cfg.krylov).items():
             out[name], out[name + "_k"] = h, k
     pred = None

@@ -61,7 +61,8 @@ class TrainResult:
       each player's own *loss* Hessian on the measurement batch — `∇²_θD(−Ĵ + penalty)` with the
       generated samples fixed and `∇²_θG(−Î)` — by `krylov` steps of Lanczos on Hessian-vector
       products (the extremes converge first). Minimisation convention, as Berard et al. 2020: a
-      local Nash equilibrium has both minima ≥ 0 (`is_local_nash`). NaN with `krylov=0`.
+      local Nash equilibrium has both minima ≥ 0 (`is_local_nash`). NaN with `krylov=0` or
+      `hessians=False`.
     - `modes_covered`, `high_quality: (S, C+1)`: for a Gaussian mixture, the modes covered and
       the fraction of generated samples within 3σ of a mode (`jaxgan.neural.quality`); NaN otherwise.
     - `classes_covered`, `fd: (S, C+1)`: for the digits, the classes the digit classifier finds in
