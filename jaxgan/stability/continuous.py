@@ -16,7 +16,7 @@ from .._format import eigenvalues_text
 from ..dynamics import Optimizer, UpdateRule, canonical_state, is_optax
 from ..errors import ArgumentError, ArgumentTypeError
 from ..fields import Field
-from .jacobians import field_jacobian, jacobian
+from .jacobians import field_velocity, jacobian, velocity_and_jacobian
 from .krylov import KRYLOV_STEPS, field_ritz, use_matrix_free
 
 __all__ = ["StabilityReport", "analyze", "classify", "StabilityConditions", "stability_conditions",
@@ -143,18 +143,19 @@ def _point_text(p) -> str:
 
 
 def check_linearisation(fn: str, field: Field, p, jac=None, *, warn_outside: bool = True,
-                        stacklevel: int = 3) -> None:
+                        stacklevel: int = 3, velocity=None) -> None:
     """Refuse a linearisation that is not finite, saying what, where and the likely cause; warn
     (`OutsideDomainWarning`) when a finite one is taken outside the field's domain.
 
     **Arguments:** `fn`: the public function (for messages); `field`; `p`: the point, shape
     `(n,)`; `jac`: the Jacobian there (host or device array), or `None` to check the velocity
     only; `warn_outside`: whether to warn for a point outside the domain; `stacklevel`: of the
-    warning (3: the caller of the function that called this one).
+    warning (3: the caller of the function that called this one); `velocity`: `field(p)` when the
+    caller has it (else it is computed here).
 
     **Raises:** `ArgumentError` when the velocity or the Jacobian at `p` holds NaN or inf.
     """
-    v = np.asarray(field(jnp.asarray(p)), dtype=np.float64)
+    v = np.asarray(field_velocity(field, jnp.asarray(p)) if velocity is None else velocity, dtype=np.float64)
     inside = bool(field.in_domain(np.asarray(p), xp=np))
     bad_v = ~np.isfinite(v)
     bad_j = None if jac is None else ~np.isfinite(np.asarray(jac, dtype=np.float64))
@@ -235,11 +236,11 @@ def linearise(fn: str, field: Field, p, *, matrix_free: bool = False, krylov: in
     if matrix_free:
         return _linearise_free(fn, field, p, krylov)
     check_dense_size(fn, field)
-    jac = np.asarray(field_jacobian(field, p))
-    check_linearisation(fn, field, p, jac, stacklevel=4)  # the warning points at the user's call
+    v, jac = (np.asarray(a) for a in velocity_and_jacobian(field, p))
+    check_linearisation(fn, field, p, jac, stacklevel=4, velocity=v)  # the warning points at the user's call
     ev = _sorted_eigs(jac)
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
-    return StabilityReport(np.asarray(p), np.asarray(field(p)), jac, ev, kind, kind.startswith("stable"), field.name)
+    return StabilityReport(np.asarray(p), v, jac, ev, kind, kind.startswith("stable"), field.name)
 
 
 def _linearise_free(fn: str, field: Field, p, krylov: int) -> StabilityReport:
@@ -253,8 +254,8 @@ def _linearise_free(fn: str, field: Field, p, krylov: int) -> StabilityReport:
     order = np.lexsort((ritz.values.imag, ritz.values.real))
     ev, res = ritz.values[order], ritz.residuals[order]
     kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
-    return StabilityReport(np.asarray(p), np.asarray(field(p)), None, ev, kind, kind.startswith("stable"), field.name,
-                           "arnoldi", res)
+    return StabilityReport(np.asarray(p), np.asarray(field_velocity(field, p)), None, ev, kind, kind.startswith("stable"),
+                           field.name, "arnoldi", res)
 
 
 # ----------------------------------------------------------------------------- the criterion
