@@ -9,7 +9,6 @@ import warnings
 import jax
 import numpy as np
 import pytest
-from jax.flatten_util import ravel_pytree
 
 from jaxgan import kernels, nets
 from jaxgan.errors import ArgumentError, ArgumentTypeError, ConvergenceWarning
@@ -24,8 +23,8 @@ def _dense(apply, params, x, w, **kw):
 def _explicit(apply, params, x, w, **kw):
     """`(K, spectrum)` with K = J Jᵀ from the reverse-mode Jacobian of the batch outputs (one batch:
     for BatchNorm in train mode the batch operator)."""
-    flat, unravel = ravel_pytree(params)
-    j = np.asarray(jax.jit(jax.jacrev(lambda f: apply(unravel(f), x, **kw).reshape(-1)))(flat))
+    leaves = jax.tree_util.tree_leaves(jax.jit(jax.jacrev(lambda p: apply(p, x, **kw).reshape(-1)))(params))
+    j = np.concatenate([np.asarray(a).reshape(np.shape(x)[0], -1) for a in leaves], axis=1)  # on the host
     k = j @ j.T
     return k, kernels.spectrum(k, w)
 
@@ -245,15 +244,16 @@ def test_cli_kernel_top_k(tmp_path, capsys):
     matplotlib.use("Agg")
     from jaxgan import cli
 
-    rc = cli.main(["kernel", "--width", "8", "--depth", "1", "--n", "64", "--top-k", "6",
+    # the network, grid size and k of test_kernel_study_goes_matrix_free: its compiled programs serve here too
+    rc = cli.main(["kernel", "--act", "tanh", "--width", "8", "--depth", "1", "--n", "48", "--top-k", "20",
                    "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "top 6 eigenpairs" in out and "matrix-free" in out and "max residual" in out and "relu " in out
+    assert "top 20 eigenpairs" in out and "matrix-free" in out and "max residual" in out and "tanh " in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eigenfunctions.png", "kernel_summary.json", "spectrum.png"]
     summary = __import__("json").loads((tmp_path / "kernel_summary.json").read_text())
     assert [c["method"] for c in summary["cases"]] == ["top-k"]
-    assert all(len(c["eigenvalues"]) == 6 and c["converged"] for c in summary["cases"])
+    assert all(len(c["eigenvalues"]) == 20 and c["converged"] for c in summary["cases"])
     assert cli.main(["kernel", "--n", "8", "--top-k", "9"]) == 2
     assert "--top-k must be at most --n (8); got 9" in capsys.readouterr().err
 
@@ -269,7 +269,7 @@ def test_a_flax_dense_stack_takes_the_structured_products(x64):
     x = np.random.default_rng(6).normal(size=(48, 3))
     w = np.random.default_rng(7).uniform(0.5, 1.5, 48)
     module = Dense()  # recognised (plan.mlp_params in jaxgan's layout); other models: the linearised products
-    v = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), module.init(jax.random.PRNGKey(0), x[:2]))
+    v = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), jax.jit(module.init)(jax.random.PRNGKey(0), x[:2]))
     _, sp = _dense(module, v, x, w)
     top = kernels.top_spectrum(module, v, x, 4, weights=w)
     assert top.product == "structured" and top.converged

@@ -3,25 +3,36 @@ closed form), the article's first-order derivation, kernel_vp, spectrum, the ker
 
 float64 tests use the `x64` fixture of conftest.py."""
 
+import functools
 import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.flatten_util import ravel_pytree
 
 import jaxgan
 from jaxgan import kernels, nets
 from jaxgan.errors import ArgumentError, ArgumentTypeError
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _jac(apply, params, x, kw, mask):
+    """Full reverse-mode Jacobian of the batch outputs over the parameter pytree (one compiled
+    program per network and mode, shared by every call: eager `jacrev` compiles op by op)."""
+    kw = dict(kw) | ({} if mask is None else {"mask": mask})
+    return jax.jacrev(lambda p: apply(p, x, **kw))(params)
+
+
 def _explicit(apply, params, x1, x2, **kw):
     """K = J1 J2ᵀ from full reverse-mode Jacobians of the batch outputs over the flat parameters."""
-    flat, unravel = ravel_pytree(params)
-    j1 = np.asarray(jax.jacrev(lambda f: apply(unravel(f), x1, **kw.get("kw1", {})))(flat))
-    j2 = np.asarray(jax.jacrev(lambda f: apply(unravel(f), x2, **kw.get("kw2", {})))(flat))
-    return j1 @ j2.T
+    def flat(x, k):
+        k = dict(k)
+        mask = k.pop("mask", None)
+        leaves = jax.tree_util.tree_leaves(_jac(apply, params, x, tuple(sorted(k.items())), mask))
+        return np.concatenate([np.asarray(a).reshape(np.shape(x)[0], -1) for a in leaves], axis=1)
+
+    return flat(x1, kw.get("kw1", {})) @ flat(x2, kw.get("kw2", {})).T
 
 
 # (activation, sizes, batchnorm, train, dropout, n1, n2, block): odd blocks with a short last one
@@ -29,9 +40,10 @@ CASES = {
     "relu-1d": ("relu", (1, 6, 5, 1), False, None, 0.0, 7, 4, 3),
     "tanh-2d": ("tanh", (2, 5, 4, 1), False, None, 0.0, 7, 4, 3),
     "leaky-bn-eval-1d": ("leaky_relu", (1, 6, 5, 1), True, False, 0.0, 7, 4, 3),
-    # BatchNorm in train mode (an operator on the batch) with a fixed dropout mask; n < width + 1,
-    # so the coupled structured path compresses the layer inputs with an SVD basis
-    "relu-bn-train-dropout-2d": ("relu", (2, 9, 8, 1), True, True, 0.3, 5, 3, 2),
+    # BatchNorm in train mode (an operator on the batch) with a fixed dropout mask; n1 + n2 < width + 1,
+    # so the coupled structured path compresses the layer inputs with an SVD basis (x1 alone and x1
+    # with x2); n2 = n1, so that x2's batch programs (oracle and rows) are x1's
+    "relu-bn-train-dropout-2d": ("relu", (2, 11, 10, 1), True, True, 0.3, 5, 5, 2),
 }
 
 
@@ -99,7 +111,7 @@ def test_closed_form_one_hidden_relu(x64):
 def test_symmetric_psd_float32():
     init, apply = nets.mlp((1, 64, 64, 1), "relu")
     p = init(jax.random.PRNGKey(0))
-    x = jnp.linspace(-2, 2, 96)
+    x = np.linspace(-2, 2, 96, dtype=np.float32)
     k = np.asarray(kernels.parametric_kernel(apply, p, x, batch_size=40))  # 3 blocks, last one short
     assert k.dtype == np.float32
     np.testing.assert_array_equal(k, k.T)
@@ -117,26 +129,37 @@ def test_first_order_step_of_the_article(x64, act, bn, seed, mu0):
     # θ += μ ∇θ Σ_j w_j g_j D(x_j)  ⇒  ΔD(x) = μ K(x, X) (w ⊙ g) + O(μ²)
     init, apply = nets.mlp((1, 12, 12, 1), act, batchnorm=bn)
     p = init(jax.random.PRNGKey(seed))
-    X = jnp.linspace(-1.5, 1.5, 11)
-    x_out = X if bn else jnp.linspace(-2, 2, 7)  # BatchNorm in train mode: D on the batch itself
+    X = np.linspace(-1.5, 1.5, 11)  # host arrays: no compiled op per line
+    x_out = X if bn else np.linspace(-2, 2, 7)  # BatchNorm in train mode: D on the batch itself
     train = True if bn else None
-    kw = {"train": True} if bn else {}
     if bn:
-        _, rec = nets._forward(apply.spec, p, X, train=True)
-        assert min(float(v.min()) for v in rec["batch_var"]) > 5e-3
-    w = jnp.full(11, 3.0 / 10)
-    g = jnp.sin(3 * X) + 0.5
-    grad = jax.grad(lambda q: jnp.sum(w * g * apply(q, X, **kw)))(p)
+        var = jax.jit(lambda q: nets._forward(apply.spec, q, X, train=True)[1]["batch_var"])(p)
+        assert min(float(np.min(v)) for v in var) > 5e-3
+    w = np.full(11, 3.0 / 10)
+    g = np.sin(3 * X) + 0.5
+    mus = np.array([mu0, mu0 / 2, mu0 / 4])
+    delta = np.asarray(_first_order_deltas(apply, bool(bn), p, X, w * g, x_out, mus))
     k = kernels.parametric_kernel(apply, p, x_out, None if bn else X, train=train)
-    pred = np.asarray(k @ (w * g))
+    pred = np.asarray(k) @ (w * g)
     errs = []
-    for mu in (mu0, mu0 / 2, mu0 / 4):
-        q = jax.tree_util.tree_map(lambda a, da: a + mu * da, p, grad)
-        delta = np.asarray(apply(q, x_out, **kw) - apply(p, x_out, **kw))
-        errs.append(np.abs(delta - mu * pred).max())
+    for mu, d in zip(mus, delta):
+        errs.append(np.abs(d - mu * pred).max())
         assert errs[-1] < 1e-2 * np.abs(mu * pred).max()
     ratios = np.array(errs[:-1]) / np.array(errs[1:])
     np.testing.assert_allclose(ratios, 4.0, rtol=0.05)  # the error is O(μ²)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _first_order_deltas(apply, train, p, X, wg, x_out, mus):
+    """`D_{θ + μ ∇θ Σ_j (w g)_j D(x_j)}(x_out) − D_θ(x_out)` for each μ, in one compiled program."""
+    kw = {"train": True} if train else {}
+    grad = jax.grad(lambda q: jnp.sum(wg * apply(q, X, **kw)))(p)
+    base = apply(p, x_out, **kw)
+
+    def moved(mu):
+        return apply(jax.tree_util.tree_map(lambda a, da: a + mu * da, p, grad), x_out, **kw) - base
+
+    return jax.lax.map(moved, mus)
 
 
 def test_kernel_vp_equals_k_times_g(x64):
@@ -149,8 +172,7 @@ def test_kernel_vp_equals_k_times_g(x64):
         np.testing.assert_allclose(kernels.kernel_vp(apply, p, xo, xi, gg, train=train), k @ gg,
                                    rtol=1e-11, atol=1e-11 * np.abs(k).max())
     # a pure JAX function: under grad (of Σ_i (K g)_i with respect to g: the column sums of K)
-    col = jax.grad(lambda v: jnp.sum(kernels.kernel_vp(apply, p, jnp.asarray(xo), jnp.asarray(xi), v,
-                                                       train=True)))(jnp.asarray(g[:, 0]))
+    col = jax.jit(jax.grad(lambda v: jnp.sum(kernels.kernel_vp(apply, p, xo, xi, v, train=True))))(g[:, 0])
     np.testing.assert_allclose(col, k.sum(axis=0), rtol=1e-11, atol=1e-11 * np.abs(k).max())
 
 
@@ -169,8 +191,10 @@ def test_generic_networks_match_structured(x64):
     with pytest.raises(ArgumentError, match="structured"):
         kernels.parametric_kernel(user_apply, tuple(p["dense"]), x, algorithm="structured")
     eqx = pytest.importorskip("equinox")
-    model = eqx.nn.MLP(2, "scalar", 5, 1, activation=jnp.tanh, key=jax.random.PRNGKey(2))
-    arrays, static = eqx.partition(model, eqx.is_inexact_array)
+    shapes = eqx.filter_eval_shape(eqx.nn.MLP, 2, "scalar", 5, 1, activation=jnp.tanh, key=jax.random.PRNGKey(2))
+    shapes, static = eqx.partition(shapes, lambda a: isinstance(a, jax.ShapeDtypeStruct))
+    rng = np.random.default_rng(2)  # weights drawn on the host: an eager init compiles op by op
+    arrays = jax.tree_util.tree_map(lambda sd: rng.normal(size=sd.shape) / 2, shapes)
 
     def eqx_apply(arr, x):
         return jax.vmap(eqx.combine(arr, static))(x)
@@ -226,8 +250,9 @@ def test_kernel_field_delta_reduction(x64):
         # Lagrange constant: the pointwise field with f3(D0) replaced by c = Σ w f3(D) / Σ w
         fl = jaxgan.kernel_field(game, pd, w, delta)
         g = jaxgan.games.get(game)
-        c = np.dot(w, np.asarray(jax.vmap(g.f3)(jnp.asarray(z[:n])))) / w.sum()
-        shift = float(g.f3(jnp.asarray(g.rest_d()))) - c
+        f3 = np.asarray(jax.jit(jax.vmap(g.f3))(np.append(z[:n], g.rest_d())))  # one compiled program
+        c = np.dot(w, f3[:n]) / w.sum()
+        shift = float(f3[n]) - c
         np.testing.assert_allclose(np.asarray(_eval(fl, jnp.asarray(z)))[n:], ref[:, 1] + shift, rtol=1e-13, atol=1e-13)
         # at the rest point both agree with the pointwise rest point
         np.testing.assert_allclose(_eval(fl, fl.rest_point), 0.0, atol=1e-14)
@@ -435,8 +460,9 @@ def test_cli_kernel_command(tmp_path, capsys):
     matplotlib.use("Agg")
     from jaxgan import cli
 
-    rc = cli.main(["kernel", "--act", "relu", "--bn", "--bn-mode", "eval", "--width", "8", "--n", "12",
-                   "--out", str(tmp_path)])
+    # the network, grid size and game of test_kernel_study_bn_eval: its compiled programs serve here too
+    rc = cli.main(["kernel", "--act", "relu", "--bn", "--bn-mode", "eval", "--width", "8", "--depth", "1", "--n", "9",
+                   "--game", "non_saturating", "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
     assert "relu+BN(eval)" in out and "damped" in out
@@ -444,7 +470,7 @@ def test_cli_kernel_command(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 1000
     summary = json.loads((tmp_path / "kernel_summary.json").read_text())
     assert [c["network"] for c in summary["cases"]] == ["relu+BN(eval)"]
-    assert all(c["field_damped"] + c["field_neutral"] + c["field_growing"] == 23 for c in summary["cases"])
+    assert all(c["field_damped"] + c["field_neutral"] + c["field_growing"] == 17 for c in summary["cases"])
     assert cli.main(["kernel", "--n", "1"]) == 2
     with pytest.raises(SystemExit):
         cli.main(["kernel", "--act", "sigmoid"])

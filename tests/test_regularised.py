@@ -17,6 +17,7 @@ import jaxgan
 from jaxgan import fields as F
 from jaxgan.dynamics import Fate
 from jaxgan.errors import ArgumentError, ArgumentTypeError
+from jaxgan.stability.jacobians import field_jacobian
 
 HALF = 0.5
 DG = F.dirac_gan()
@@ -25,13 +26,21 @@ BL = F.bilinear()
 ZERO = jnp.zeros(2)
 
 
-# One jitted Jacobian for every field: compiled once per field kind, weights are traced leaves
-# (`jaxgan.analyze` itself is exercised on these fields in the tests that check `kind`).
-_JAC = jax.jit(lambda f: jax.jacfwd(f)(jnp.asarray(f.rest_point)))
-
-
+# The library's jitted Jacobian (`jax.jacfwd`, compiled once per field kind, weights are traced
+# leaves): the very program `jaxgan.analyze` runs, so a field kind that a test also analyses is
+# compiled once (`jaxgan.analyze` itself is exercised on these fields in the tests that check `kind`).
 def jac(field):
-    return np.asarray(_JAC(field), dtype=np.float64)
+    return np.asarray(field_jacobian(field, jnp.asarray(field.rest_point)), dtype=np.float64)
+
+
+# A field (or its Jacobian) at given points, one compiled program per field kind: calling a field
+# eagerly would compile each of its operations on its own.
+_EV = jax.jit(lambda f, z: f(z))
+_VEV = jax.jit(lambda f, z: jax.vmap(f)(z))
+
+
+def ev(field, z):
+    return np.asarray(_EV(field, jnp.asarray(z)))
 
 
 def eigs(field):
@@ -60,9 +69,9 @@ def test_dirac_gan_velocity_closed_form(f_name, fprime):
     rng = np.random.default_rng(0)
     z = rng.uniform(-2, 2, size=(16, 2)).astype(np.float32)
     th, ps = z[:, 0].astype(np.float64), z[:, 1].astype(np.float64)
-    v = np.asarray(jax.vmap(F.dirac_gan(f_name))(jnp.asarray(z)))
+    v = np.asarray(_VEV(F.dirac_gan(f_name), jnp.asarray(z)))
     np.testing.assert_allclose(v, np.stack([-fprime(th * ps) * ps, fprime(th * ps) * th], -1), atol=1e-5)
-    vns = np.asarray(jax.vmap(F.dirac_gan(f_name, "non_saturating"))(jnp.asarray(z)))
+    vns = np.asarray(_VEV(F.dirac_gan(f_name, "non_saturating"), jnp.asarray(z)))
     np.testing.assert_allclose(vns, np.stack([-fprime(-th * ps) * ps, fprime(th * ps) * th], -1), atol=1e-5)
 
 
@@ -73,7 +82,7 @@ def test_dirac_gan_custom_f_and_structure():
         return -0.5 * t * t + 2.0 * t
 
     field = F.dirac_gan(f)
-    np.testing.assert_allclose(np.asarray(field(jnp.array([0.5, 1.5]))), [-(2 - 0.75) * 1.5, (2 - 0.75) * 0.5], rtol=1e-6)
+    np.testing.assert_allclose(ev(field, [0.5, 1.5]), [-(2 - 0.75) * 1.5, (2 - 0.75) * 0.5], rtol=1e-6)
     np.testing.assert_allclose(jac(field), [[0, -2], [2, 0]], atol=1e-6)
     assert DG.players == ((1,), (0,))  # the discriminator moves first in alternating updates
     assert DG.labels == ("theta", "psi") and np.all(np.asarray(DG.rest_point) == 0)
@@ -161,7 +170,7 @@ def test_sga_eigenvalues():
                                        [-lam * a * a - a * 1j, -lam * a * a + a * 1j], atol=1e-5)
     # SGA is not consensus away from the rest point: it adds the antisymmetric part only.
     z = jnp.array([0.7, -1.2])
-    assert not np.allclose(np.asarray(F.sga(DG, 1.0)(z)), np.asarray(F.consensus(DG, 1.0)(z)), atol=1e-3)
+    assert not np.allclose(ev(F.sga(DG, 1.0), z), ev(F.consensus(DG, 1.0), z), atol=1e-3)
 
 
 def test_sga_sign_alignment_against_an_explicit_jacobian(x64):
@@ -172,17 +181,18 @@ def test_sga_sign_alignment_against_an_explicit_jacobian(x64):
     # near the rest point the sign is + and the linearisation is that of plain SGA
     np.testing.assert_allclose(sort_ev(eigs(aligned)), sort_ev(eigs(F.sga(DG, 1.0))), atol=1e-10)
     flipped = 0
-    for z in ([-0.36559075, 2.971799], [0.7, -1.2], [2.0, 0.5], [-1.5, -2.5]):
-        z = jnp.asarray(z)
-        J = np.asarray(jax.jacfwd(DG)(z))
-        v = np.asarray(DG(z))
+    zs = jnp.array([[-0.36559075, 2.971799], [0.7, -1.2], [2.0, 0.5], [-1.5, -2.5]])
+    # the four points in one compiled program: the base field, its Jacobian, aligned and plain SGA
+    at = jax.jit(lambda fs, zs: jax.vmap(lambda z: (fs[0](z), jax.jacfwd(fs[0])(z), fs[1](z), fs[2](z)))(zs))
+    vs, Js, got_aligned, got_plain = (np.asarray(a) for a in at((DG, aligned, F.sga(DG, 1.0)), zs))
+    for v, J, got_a, got_p in zip(vs, Js, got_aligned, got_plain):
         xi, H = -v, -J                      # the paper's variables: loss gradients and their Jacobian
         At_xi = 0.5 * (H.T - H) @ xi
         grad_ham = H.T @ xi
         sign = np.sign(xi @ grad_ham * (At_xi @ grad_ham) / 2 + 0.1)
         flipped += sign < 0
-        np.testing.assert_allclose(np.asarray(aligned(z)), -(xi + sign * At_xi), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(np.asarray(F.sga(DG, 1.0)(z)), -(xi + At_xi), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_a, -(xi + sign * At_xi), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_p, -(xi + At_xi), rtol=1e-10, atol=1e-12)
     assert flipped == 1  # the first point is one where alignment reverses the adjustment
     with pytest.raises(ArgumentTypeError, match=r"sga argument `align` must be True or False"):
         F.sga(DG, 1.0, align="yes")
@@ -200,7 +210,7 @@ def test_instance_noise_eigenvalues():
     np.testing.assert_allclose(sort_ev(eigs(F.instance_noise(DW, 1.0))), [-1j, 1j], atol=1e-5)
     # σ = 0 is the unregularised field, everywhere.
     z = jnp.array([0.4, -0.9])
-    np.testing.assert_allclose(np.asarray(F.instance_noise(DG, 0.0)(z)), np.asarray(DG(z)), atol=1e-6)
+    np.testing.assert_allclose(ev(F.instance_noise(DG, 0.0), z), ev(DG, z), atol=1e-6)
 
 
 def test_instance_noise_velocity_cross_check():
@@ -211,7 +221,7 @@ def test_instance_noise_velocity_cross_check():
     fp = lambda t: 1 / (1 + np.exp(t))  # noqa: E731
     vt = -np.mean(fp(ps * (th + eps))) * ps
     vp = np.mean(fp(ps * (th + eps)) * (th + eps)) - np.mean(fp(-ps * eps) * eps)
-    got = np.asarray(F.instance_noise(DG, s)(jnp.array([th, ps])))
+    got = ev(F.instance_noise(DG, s), [th, ps])
     np.testing.assert_allclose(got, [vt, vp], atol=4e-3)
 
 
@@ -225,8 +235,8 @@ def test_wgan_gp_on_dirac_gan():
     field = F.wgan_gp(DW, lam)
     for th, ps in ((0.3, 1.5), (-1.0, -0.4), (2.0, 0.2)):
         expect = [-ps, th - 2 * lam * (abs(ps) - 1) * np.sign(ps)]
-        np.testing.assert_allclose(np.asarray(field(jnp.array([th, ps]))), expect, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(field(ZERO)), [0, 0], atol=1e-7)  # subgradient 0 at ψ = 0
+        np.testing.assert_allclose(ev(field, [th, ps]), expect, atol=1e-5)
+    np.testing.assert_allclose(ev(field, ZERO), [0, 0], atol=1e-7)  # subgradient 0 at ψ = 0
     path = np.asarray(jaxgan.simulate(field, [1.0, 1.0], steps=4000, lr=0.05, save_every=10))
     d = np.linalg.norm(path[-100:], axis=1)
     assert d.min() > 1.0 and d.max() - d.min() > 0.1  # oscillating, far from the rest point
@@ -267,7 +277,7 @@ def test_weights_are_traced_parameters():
         jaxgan.simulate(F.consensus(DG, g), [1.0, 1.0], steps=10, lr=0.1)
     assert _simulate_jit._cache_size() == before
     gammas = jnp.array([0.5, 1.0, 2.0])
-    jacs = jax.vmap(lambda g: jax.jacfwd(F.consensus(DG, g))(ZERO))(gammas)
+    jacs = jax.jit(jax.vmap(lambda g: jax.jacfwd(F.consensus(DG, g))(ZERO)))(gammas)
     np.testing.assert_allclose(np.asarray(jacs[:, 0, 0]), -np.asarray(gammas) * 0.25, atol=1e-6)
 
 
@@ -314,11 +324,11 @@ def test_replace_routes_to_layers_with_traced_and_batched_values():
 
     z = jnp.array([0.3, -0.4])
     traced = jax.jit(lambda ff, w: ff.replace(r1_gamma=w, consensus_gamma=2 * w)(z))(f, 0.4)
-    np.testing.assert_allclose(traced, F.consensus(F.r1(F.r1(DG, 0.4), 0.5), 0.8)(z), rtol=1e-6)
-    gammas = jnp.array([0.1, 0.5, 1.0])
-    batched = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(jnp.asarray(a), (3,) + jnp.shape(a)), f)
+    np.testing.assert_allclose(traced, ev(F.consensus(F.r1(F.r1(DG, 0.4), 0.5), 0.8), z), rtol=1e-6)
+    gammas = np.array([0.1, 0.5, 1.0], np.float32)
+    batched = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (3,) + np.shape(a)), f)
     batched = batched.replace(r1_gamma=gammas)
-    jacs = jax.vmap(lambda ff: jax.jacfwd(ff)(ZERO))(batched)
+    jacs = jax.jit(jax.vmap(lambda ff: jax.jacfwd(ff)(ZERO)))(batched)
     np.testing.assert_allclose(np.asarray(jacs[:, 1, 1]), [expect_j11(g + 0.5, 1.0) for g in (0.1, 0.5, 1.0)], atol=1e-6)
 
 
@@ -329,11 +339,12 @@ def test_regularised_fields_keep_the_field_conventions():
     both = F.instance_noise(F.r1(DG, 0.2), 1.0, n_nodes=6)
     z = jnp.array([0.8, -0.6])
     other = both.replace(noise_sigma=0.5)
-    np.testing.assert_allclose(both.velocity(other.params, z), other(z), rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(both.velocity)(other.params, z), ev(other, z), rtol=1e-6)
     plain = F.Field(both.velocity, both.params, rest_point=both.rest_point, labels=both.labels)
-    np.testing.assert_allclose(plain(z), both(z), rtol=1e-6)
+    np.testing.assert_allclose(ev(plain, z), ev(both, z), rtol=1e-6)
     zero = jnp.zeros(1)
-    np.testing.assert_allclose(both.get_meta("perturbed_velocity")(both.params, z, zero, zero), both(z), rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(both.get_meta("perturbed_velocity"))(both.params, z, zero, zero), ev(both, z),
+                               rtol=1e-6)
     assert both.name == "noise(R1(dirac_gan))" and both.labels == DG.labels and both.players == DG.players
     assert both.lower == DG.lower and both.closed == DG.closed and both.get_meta("kind") == "dirac_gan"
     assert "perturbed_velocity" not in dict(F.consensus(both, 1.0).meta)

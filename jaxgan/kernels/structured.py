@@ -110,6 +110,7 @@ def _mlp_batch_inputs(spec, params, x, ex):
     return [jnp.concatenate([a.astype(dtype), ones], axis=1) for a in rec["inputs"]]
 
 
+@jax.jit  # one program per shape, not one per concatenate / svd / transpose dispatched eagerly
 def _row_bases(a_hats):
     """Per layer: `None` (use Â itself) when d+1 ≤ n, else Q with orthonormal columns spanning
     the row space of all the given Â (stacked), so that Â Q Qᵀ = Â."""
