@@ -38,10 +38,10 @@ def x64():
 # pyproject.toml): the long files start at once and the short ones fill in at the end, so that neither worker
 # sits idle while the other finishes a long file. Files named in neither list (new ones) run in between, in
 # their own order; a file's tests keep theirs.
-LONGEST_FIRST = ("test_notebooks.py", "test_any_gan.py", "test_neural.py", "test_neural_seeds.py",
-                 "test_sweeps_slow.py",
-                 "test_sweeps.py", "test_kernels.py", "test_regularised.py", "test_networks.py",
-                 "test_plotting_cli.py", "test_sweeps_store.py", "test_kernel_choice.py", "test_eigen.py")
+LONGEST_FIRST = ("test_notebooks.py", "test_any_gan.py", "test_neural.py", "test_sweeps.py",
+                 "test_kernels.py", "test_regularised.py", "test_networks.py", "test_neural_seeds.py",
+                 "test_sweeps_store.py", "test_kernel_choice.py", "test_sweeps_slow.py", "test_plotting_cli.py",
+                 "test_eigen.py")
 SHORTEST_LAST = ("test_games.py", "test_stability.py", "test_dynamics.py", "test_fates.py", "test_fuzz.py",
                  "test_lyapunov.py", "test_fields.py", "test_nets.py", "test_conventions.py", "test_progress.py",
                  "test_docs.py", "test_architecture.py")

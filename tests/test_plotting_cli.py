@@ -110,7 +110,7 @@ def test_phase_portrait_ranges_and_trajectories_given():
                                  speed=False, equal_aspect=True, title="q")
     assert ax.get_xlim() == (0.5, 1.5) and ax.get_ylim() == (0.0, 0.5)
     assert ax.get_title() == "q" and ax.get_aspect() == 1.0
-    labelled = plotting.phase_portrait(field, trajectories=[path], labels=["rk4"], grid=8)
+    labelled = plotting.phase_portrait(field, trajectories=[path], labels=["rk4"])  # the default grid: compiled
     assert "rk4" in [t.get_text() for t in labelled.get_legend().get_texts()]
     with pytest.raises(ValueError, match="`labels`"):
         plotting.phase_portrait(field, trajectories=[path], labels=["a", "b"])
@@ -169,7 +169,8 @@ def test_eigenvalues_plot_points_and_stable_half_plane():
 
 def test_portrait_grid_panels():
     fields = {n: jaxgan.pointwise_field(n, PD) for n in ("minimax", "wasserstein", "quadratic")}
-    fig = plotting.portrait_grid(fields, starts={"minimax": [(0.75, 0.9)]}, steps=500, ncols=2, suptitle="s")
+    # 4000 steps: the run of test_phase_portrait_draws_simulate_path_rest_point_and_labels (compiled once)
+    fig = plotting.portrait_grid(fields, starts={"minimax": [(0.75, 0.9)]}, steps=4000, ncols=2, suptitle="s")
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == list(fields)
     assert not fig.axes[3].get_visible()
@@ -299,16 +300,25 @@ def test_reproduce_failure_leaves_folder_untouched(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("drawing failed")
 
-    # Fails after the four portraits were written (to the temporary folder).
+    written = []
+
+    def quick_portrait(*a, **k):  # an empty figure: the folder is tested here, not the drawing
+        written.append(a[0])
+        return plt.subplots()[1]
+
+    # Fails after the four portraits were written (to the temporary folder). The article's runs at their
+    # full size: the programs `reproduced` compiled.
+    monkeypatch.setattr(plotting, "phase_portrait", quick_portrait)
     monkeypatch.setattr(plotting, "portrait_grid", boom)
     with pytest.raises(RuntimeError, match="drawing failed"):
         article.reproduce(out)
+    assert len(written) == 4
     assert {p: (out / p).read_bytes() for p in os.listdir(out)} == before
     assert os.listdir(tmp_path) == ["figs"]  # no temporary folder left behind
     # A new folder is not created by a failing run either.
     monkeypatch.setattr(plotting, "phase_portrait", boom)
     with pytest.raises(RuntimeError):
-        article.reproduce(tmp_path / "new", steps=100)
+        article.reproduce(tmp_path / "new")
     assert not (tmp_path / "new").exists() and os.listdir(tmp_path) == ["figs"]
 
 

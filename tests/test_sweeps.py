@@ -1,13 +1,19 @@
 """Sweeps: basins and parameter sweeps against independent references and analytic oracles.
 
-Sizes are reduced from the issue's (256 x 256 starts, 10 000 steps) to keep the suite fast:
-the classic-field reference runs 48 x 48 starts for 10 000 steps in float64. Most tests share
-one compiled kernel (chunk 256, check_every 16) for the minimax field.
+Sizes are reduced from the issue's (256 x 256 starts, 10 000 steps) to keep the suite fast (the
+NumPy reference of the classic field runs at the issue's size in test_sweeps_slow.py). Each distinct
+kernel costs seconds to compile, so tests share them: most use one (minimax, chunk 256; `classic`),
+the folder tests another (chunk 64), the lr sweeps one (`lr_sweep`: 56 jobs), the lr x pd sweeps
+one (`phase_sweep`), the adaptive tests one (Wasserstein, chunk 64).
 """
 
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -85,57 +91,11 @@ def test_last_block_may_be_shorter_than_check_every(classic):
     assert set(np.unique(r.step[r.fate == Fate.CONVERGED] % 16).tolist()) <= {0, 600 % 16}
 
 
-def _numpy_reference(pd, lr, d, pg, steps, check_every, tol, bound):
-    """The documented rules in plain NumPy float64 (Euler on the classic field, guarded steps,
-    CONVERGED / unbounded checks every `check_every` steps), vectorised over starts."""
-    x, y = d.astype(np.float64).copy(), pg.astype(np.float64).copy()
-    fate = np.zeros(x.shape, np.int64)
-    step = np.full(x.shape, -1, np.int64)
-    c = -np.log1p(-0.5)
-    for t in range(steps):
-        run = fate == 0
-        with np.errstate(all="ignore"):
-            xn = x + lr * (pd * (1.0 / x) + y * (-1.0 / (1.0 - x)))
-            yn = y + lr * (-np.log1p(-x) - c)
-        finite = np.isfinite(xn) & np.isfinite(yn)
-        inside = finite & (xn > 0) & (xn < 1) & (yn >= 0)
-        leave = run & ~inside
-        fate[leave] = np.where(finite[leave], Fate.LEFT_DOMAIN, Fate.DIVERGED)
-        step[leave] = t
-        x, y = np.where(run & inside, xn, x), np.where(run & inside, yn, y)
-        if (t + 1) % check_every == 0 or t + 1 == steps:
-            run = fate == 0
-            d2 = (x - 0.5) ** 2 + (y - pd) ** 2
-            conv, div = run & (d2 <= tol * tol), run & (d2 > bound * bound)
-            fate[conv], step[conv] = Fate.CONVERGED, t + 1
-            fate[div & ~conv], step[div & ~conv] = Fate.DIVERGED, t + 1
-    return fate, step, np.stack([x, y], -1)
-
-
-def check_classic_against_numpy(n, steps=10_000):
-    """Basins of the classic field (pd = 0.2, Euler, lr = 1e-3, n x n starts on D in [0.01, 0.99],
-    pg in [0.01, 2]) against `_numpy_reference`, in float64 (call under the x64 fixture)."""
-    field = jaxgan.pointwise_field("minimax", 0.2)
-    r = sweeps.basins(field, (0.01, 0.99, n), (0.01, 2.0, n), steps=steps, lr=1e-3, chunk=min(n * n, 8192))
-    assert r.final.dtype == np.float64
-    dd, pp = np.meshgrid(r.d, r.pg, indexing="ij")
-    fate, step, final = _numpy_reference(0.2, 1e-3, dd.ravel(), pp.ravel(), steps, r.settings["check_every"],
-                                         1e-3, 1e6)
-    fate, step, final = fate.reshape(n, n), step.reshape(n, n), final.reshape(n, n, 2)
-    agree = r.fate == fate
-    assert agree.mean() >= 0.998, np.argwhere(~agree)
-    assert {Fate.CONVERGED, Fate.LEFT_DOMAIN} <= set(np.unique(fate).tolist())
-    same = agree & (r.step == step)
-    assert same.mean() >= 0.99
-    np.testing.assert_allclose(r.final[same], final[same], atol=1e-9)
-
-
-def test_classic_fates_agree_with_numpy_reference(x64):
-    """Issue item 6 at reduced size (48 x 48 starts); the full 256 x 256 runs in test_sweeps_slow.py."""
-    check_classic_against_numpy(48)
-
-
 # ----------------------------------------------------------------------------- the article's games
+
+
+WASSERSTEIN = jaxgan.pointwise_field("wasserstein", 0.2)
+W_D, W_PG = (-0.3, 0.3, 16), (0.02, 0.5, 16)
 
 
 def test_wasserstein_euler_converges_nowhere_alternating_cycles():
@@ -143,8 +103,7 @@ def test_wasserstein_euler_converges_nowhere_alternating_cycles():
     symplectic map), so an orbit is the ellipse H = const, whose lowest pg is
     pd - sqrt(H / (1 - lr²/4)): inside the domain it is CYCLING, below pg = 0 it is LEFT_DOMAIN."""
     pd, lr = 0.2, 0.05
-    field = jaxgan.pointwise_field("wasserstein", pd)
-    rng, pgr = (-0.3, 0.3, 16), (0.02, 0.5, 16)
+    field, rng, pgr = WASSERSTEIN, W_D, W_PG
     eu = sweeps.basins(field, rng, pgr, steps=2048, lr=lr, **KW)
     assert not np.any(eu.fate == Fate.CONVERGED)
     # Euler multiplies the radius by sqrt(1 + lr²) per step: every start spirals out and leaves.
@@ -179,11 +138,20 @@ def test_quadratic_converges_or_leaves_through_pg():
     assert left.mean() > 0.3  # where the density constraint matters
 
 
-def test_minimax_lr_sweep_boundary_is_max_stable_lr():
+LRS = np.array([0.1, 0.2, 0.3, 0.36, 0.44, 0.5, 0.6])
+RING = 0.02 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+
+
+@pytest.fixture(scope="module")
+def lr_sweep():
+    """7 step sizes x 8 starts around the rest point: one kernel (56 jobs, padded to 64) that the other
+    lr sweeps of this file (files, progress, the command line) share."""
+    return sweeps.sweep(MINIMAX, {"lr": LRS}, steps=2048, offsets=RING, chunk=256)
+
+
+def test_minimax_lr_sweep_boundary_is_max_stable_lr(lr_sweep):
     """Euler at pd = 0.2: converges near the rest point below max_stable_lr = 0.4, never above."""
-    lrs = np.array([0.1, 0.2, 0.3, 0.36, 0.44, 0.5, 0.6])
-    ring = 0.02 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
-    r = sweeps.sweep(MINIMAX, {"lr": lrs}, steps=2048, offsets=ring, chunk=256)
+    lrs, r = LRS, lr_sweep
     assert r.boundary.shape == () and abs(float(r.boundary) - 0.4) < 1e-5
     assert abs(float(r.boundary) - jaxgan.max_stable_lr(MINIMAX)) < 1e-12
     conv = r.fraction()
@@ -199,17 +167,24 @@ def test_minimax_lr_sweep_boundary_is_max_stable_lr():
     assert np.argmin(t[lrs < 0.4]) == 1 and np.argmax(t[lrs < 0.4]) == 3
 
 
-def test_lr_by_pd_phase_diagram_follows_the_boundary():
-    pds = np.array([0.1, 0.2, 0.35, 1.0])
-    lrs = np.geomspace(0.05, 1.5, 12)
-    r = sweeps.sweep(MINIMAX, {"pd": pds, "lr": lrs}, steps=2048,
-                     offsets=[[0.02, 0.0], [0.0, -0.02], [-0.02, 0.0]], chunk=256)
-    assert r.fate.shape == (4, 12, 3) and r.boundary.shape == (4,)
+PDS, PHASE_LRS = np.array([0.1, 0.2, 0.35, 1.0]), np.geomspace(0.05, 1.5, 12)
+
+
+@pytest.fixture(scope="module")
+def phase_sweep():
+    """lr x pd (12 x 4 points, 3 starts each): one kernel for the phase diagram and its figure."""
+    return sweeps.sweep(MINIMAX, {"lr": PHASE_LRS, "pd": PDS}, steps=2048,
+                        offsets=[[0.02, 0.0], [0.0, -0.02], [-0.02, 0.0]], chunk=256)
+
+
+def test_lr_by_pd_phase_diagram_follows_the_boundary(phase_sweep):
+    pds, lrs, r = PDS, PHASE_LRS, phase_sweep
+    assert r.fate.shape == (12, 4, 3) and r.boundary.shape == (4,)
     for k, pd in enumerate(pds):
         b = jaxgan.max_stable_lr(jaxgan.pointwise_field("minimax", pd))
         assert r.boundary[k] == pytest.approx(b, rel=1e-6)
-        assert np.all(r.fraction()[k, lrs < 0.9 * b] == 1.0), (pd, b)
-        assert np.all(r.fraction()[k, lrs > 1.1 * b] == 0.0), (pd, b)
+        assert np.all(r.fraction()[lrs < 0.9 * b, k] == 1.0), (pd, b)
+        assert np.all(r.fraction()[lrs > 1.1 * b, k] == 0.0), (pd, b)
     # offsets are relative to each pd's rest point (0.5, pd)
     np.testing.assert_allclose(r.final[r.fate == Fate.CONVERGED][..., 0], 0.5, atol=1e-3)
 
@@ -255,17 +230,19 @@ def _adam(z, lr, steps, field, b1=0.9, b2=0.999, eps=1e-8):
 
 @pytest.mark.parametrize("name", ["momentum", "adam", "extragradient", "alternating", "rk4"])
 def test_methods_agree_with_simulate_and_references(name):
-    steps = 256
+    field, d_range, pg_range, steps = MINIMAX, D16, PG16, 256
     method, lr = {"momentum": (Optimizer(optax.sgd, learning_rate=1e-2, momentum=0.5), None),
                   "adam": (Optimizer(optax.adam, learning_rate=1e-2), None),
                   "extragradient": ("extragradient", 1e-2), "alternating": ("alternating", 1e-2),
                   "rk4": ("rk4", 1e-2)}[name]
-    r = sweeps.basins(MINIMAX, D16, PG16, steps=steps, lr=lr, method=method, **KW)
+    if name == "alternating":  # the Wasserstein test's sweep (its kernel, compiled once; cycles and exits)
+        field, d_range, pg_range, steps, lr = WASSERSTEIN, W_D, W_PG, 2048, 0.05
+    r = sweeps.basins(field, d_range, pg_range, steps=steps, lr=lr, method=method, **KW)
     assert r.settings["method"]["name"] in (name, "optax:sgd", "optax:adam")
     # Start by start against `simulate` (an independent code path: one trajectory, per-step guard);
     # float32 kernels may round differently in the last place, hence a tolerance.
     for i, j in [(3, 4), (8, 8), (12, 2), (15, 15)]:
-        info = jaxgan.simulate(MINIMAX, [r.d[i], r.pg[j]], steps=steps, lr=lr, method=method, warn=False)
+        info = jaxgan.simulate(field, [r.d[i], r.pg[j]], steps=steps, lr=lr, method=method, warn=False)
         path = info.path
         k = int(r.step[i, j])
         if info.fate != Fate.UNDECIDED:
@@ -346,7 +323,7 @@ def test_traced_values_do_not_recompile(classic):
 
 
 def test_chunking_does_not_change_results(classic):
-    r = sweeps.basins(MINIMAX, D16, PG16, steps=2048, lr=1e-2, chunk=100, check_every=16)
+    r = sweeps.basins(MINIMAX, D16, PG16, steps=2048, lr=1e-2, chunk=64, check_every=16)  # the folder tests' kernel
     for name in ("fate", "step", "final", "turns"):
         np.testing.assert_array_equal(getattr(r, name), getattr(classic, name))
 
@@ -367,6 +344,20 @@ def test_adaptive_continuous_time_circles():
     rad = np.hypot(x, y) / pd
     assert np.all(r.fate[rad < 0.95] == Fate.CYCLING) and np.all(r.fate[rad > 1.05] == Fate.LEFT_DOMAIN)
     assert np.all(r.final[r.fate == Fate.LEFT_DOMAIN][:, 1] >= 0)
+
+
+def test_two_adaptive_solvers_tolerances_do_not_mix(tmp_path):
+    """A chunk folder of the adaptive rule at one `rtol` refuses a run at another (issue "Trust"; the
+    folder tests are in test_sweeps_store.py). Wasserstein, chunks of 64 starts: the kernel of
+    `test_adaptive_continuous_time_circles` (diffrax programs are the costliest to compile)."""
+    pytest.importorskip("diffrax")
+    from test_sweeps_store import COMPUTATION, _refused_then_resumes
+
+    field = jaxgan.pointwise_field("wasserstein", 0.2)
+    kw = dict(steps=4, chunk=64, check_every=2, lr=0.1)
+    _refused_then_resumes(tmp_path, field, dict(kw, method=jaxgan.dynamics.adaptive()), field,
+                          dict(kw, method=jaxgan.dynamics.adaptive(rtol=1e-5)), COMPUTATION,
+                          d_range=(-0.3, 0.3, 16), pg_range=(0.02, 0.5, 16))
 
 
 def test_adaptive_without_diffrax_is_a_clear_error(monkeypatch):
@@ -395,8 +386,8 @@ def test_save_load_roundtrip(tmp_path, classic):
         assert all(data[k].dtype != object for k in data.files)
 
 
-def test_sweep_result_roundtrip(tmp_path):
-    r = sweeps.sweep(MINIMAX, {"lr": [0.1, 0.5]}, steps=256, offsets=[[0.02, 0.0]], chunk=256, check_every=16)
+def test_sweep_result_roundtrip(tmp_path, lr_sweep):
+    r = lr_sweep
     back = sweeps.load(r.save(tmp_path / "s.npz"))
     assert isinstance(back, sweeps.SweepResult) and back.names == ("lr",)
     np.testing.assert_array_equal(back.fate, r.fate)
@@ -489,17 +480,57 @@ def test_progress_events_bar_and_silence(tmp_path, capsys):
     sweeps.basins(MINIMAX, D16, PG16, out=tmp_path / "p", progress=seen.append, **kw)
     assert [(ev.done, ev.total) for ev in seen] == [(2, 4), (3, 4), (4, 4)]  # two chunks read back
     capsys.readouterr()
-    sweeps.sweep(MINIMAX, {"lr": [0.1, 0.2]}, steps=64, offsets=[[0.02, 0.0]], chunk=256, check_every=16,
-                 progress=True)
+    sweeps.sweep(MINIMAX, {"lr": LRS}, steps=64, offsets=RING, chunk=256, check_every=16, progress=True)
     err = capsys.readouterr().err
     assert "sweep:" in err and "1/1 [" in err and "chunks of 256 starts" in err and err.endswith("\n")  # tqdm
-    sweeps.sweep(MINIMAX, {"lr": [0.1, 0.2]}, steps=64, offsets=[[0.02, 0.0]], chunk=256, check_every=16,
-                 progress=False)
+    sweeps.sweep(MINIMAX, {"lr": LRS}, steps=64, offsets=RING, chunk=256, check_every=16, progress=False)
     assert capsys.readouterr().err == ""
     n0 = sweeps.trace_count()
     with pytest.raises(ArgumentTypeError, match="`progress` must be True, False or a callable"):
         sweeps.basins(MINIMAX, D16, PG16, progress="yes", **kw)
     assert sweeps.trace_count() == n0
+
+
+KILLED = textwrap.dedent("""
+    import sys, jaxgan
+    from jaxgan import sweeps
+    f = jaxgan.pointwise_field("minimax", 0.2)
+    sweeps.basins(f, (0.01, 0.99, 64), (0.01, 2.0, 64), steps=40_000, lr=1e-4, chunk=256, check_every=16,
+                  out=sys.argv[1], progress=lambda ev: print(f"{ev.done}/{ev.total}", flush=True))
+""")
+
+
+@pytest.mark.slow
+def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
+    """Killed (SIGKILL) after 3 of its 16 chunks, another process resumes the folder: the uninterrupted
+    result. (Chunks of 256 starts: this file's kernel, compiled once here.)"""
+    out = tmp_path / "chunks"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.strip() == "3/16":
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()[-2000:]
+    done = sorted(f for f in os.listdir(out) if f.startswith("chunk_"))
+    assert 3 <= len(done) < 16, done  # killed midway
+    field = jaxgan.pointwise_field("minimax", 0.2)
+    kw = dict(steps=40_000, lr=1e-4, chunk=256, check_every=16)
+    seen = []
+    resumed = sweeps.basins(field, (0.01, 0.99, 64), (0.01, 2.0, 64), out=out,
+                            progress=lambda ev: seen.append(ev.done), **kw)
+    assert seen[0] == len(done) and seen[-1] == 16  # finished chunks were read back, not recomputed
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
+    whole = sweeps.basins(field, (0.01, 0.99, 64), (0.01, 2.0, 64), **kw)
+    for name in ("fate", "step", "final", "turns"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
+    assert resumed.settings == whole.settings
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -563,7 +594,7 @@ def test_bad_input_fields_and_sweeps():
 # ----------------------------------------------------------------------------- figures
 
 
-def test_figures(tmp_path, classic):
+def test_figures(tmp_path, classic, phase_sweep):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -577,8 +608,7 @@ def test_figures(tmp_path, classic):
     assert any(s.startswith("converged") for s in labels) and "rest point" in labels
     ax.figure.savefig(tmp_path / "basins.png")
     plt.close(ax.figure)
-    r = sweeps.sweep(MINIMAX, {"lr": [0.1, 0.3, 0.5], "pd": [0.1, 0.2]}, steps=256, offsets=[[0.02, 0.0]],
-                     chunk=256, check_every=16)
+    r = phase_sweep  # lr first: the image is drawn transposed
     ax = plotting.phase_diagram(r)
     assert ax.get_xlabel() == "lr" and ax.get_ylabel() == "pd"
     (line,) = [ln for ln in ax.get_lines() if "max stable" in ln.get_label()]
@@ -602,8 +632,8 @@ def test_cli_basins_and_sweep(tmp_path, capsys):
     assert rc == 0 and cap.err == "" and f"wrote {out}" in cap.out  # no bar: stderr is not a terminal here
     res = sweeps.BasinsResult.load(out)
     assert res.fate.shape == (16, 16) and (tmp_path / "b.png").stat().st_size > 10_000
-    rc = main(["sweep", "minimax", "--vary", "lr", "0.1", "0.6", "6", "--steps", "256", "--radius", "0.02",
-               "--n-starts", "4", "--chunk", "256", "--out", str(tmp_path / "s.npz"), "--quiet"])
+    rc = main(["sweep", "minimax", "--vary", "lr", "0.1", "0.6", "7", "--steps", "256", "--radius", "0.02",
+               "--n-starts", "8", "--chunk", "256", "--out", str(tmp_path / "s.npz"), "--quiet"])
     cap = capsys.readouterr()
     assert rc == 0 and cap.err == "" and "analytic max stable lr: 0.4" in cap.out
     s = sweeps.SweepResult.load(tmp_path / "s.npz")

@@ -39,20 +39,20 @@ def _snapshot(folder):
     return {f: (folder / f).read_bytes() for f in sorted(os.listdir(folder))}
 
 
-def _refused_then_resumes(tmp_path, field_a, kw_a, field_b, kw_b, match):
-    """Run 1 (`field_a`, `kw_a`) writes half of its chunks (as a killed run would); run 2 with
+def _refused_then_resumes(tmp_path, field_a, kw_a, field_b, kw_b, match, *, d_range=D8, pg_range=PG8):
+    """Run 1 (`field_a`, `kw_a`) writes half of its 4 chunks (as a killed run would); run 2 with
     another configuration into the same folder is refused with `match` and changes nothing; run 1
-    again resumes to the uninterrupted result, bit for bit."""
-    out = tmp_path / "chunks"
-    assert sweeps.basins(field_a, D8, PG8, out=out, part=(0, 2), **kw_a) is None
+    again resumes to the uninterrupted result, bit for bit. (test_sweeps.py uses it too.)"""
+    out, grid = tmp_path / "chunks", (d_range, pg_range)
+    assert sweeps.basins(field_a, *grid, out=out, part=(0, 2), **kw_a) is None
     before = _snapshot(out)
     assert sorted(f for f in before if f.startswith("chunk_")) == ["chunk_000000.npz", "chunk_000002.npz"]
     n0 = sweeps.trace_count()
     with pytest.raises(StoreError, match=match):
-        sweeps.basins(field_b, D8, PG8, out=out, **kw_b)
+        sweeps.basins(field_b, *grid, out=out, **kw_b)
     assert _snapshot(out) == before and sweeps.trace_count() == n0  # refused before compiling
-    resumed = sweeps.basins(field_a, D8, PG8, out=out, **kw_a)
-    _same(resumed, sweeps.basins(field_a, D8, PG8, **kw_a))
+    resumed = sweeps.basins(field_a, *grid, out=out, **kw_a)
+    _same(resumed, sweeps.basins(field_a, *grid, **kw_a))
     return resumed
 
 
@@ -115,30 +115,7 @@ def test_a_sweep_of_other_starts_or_values_is_refused_and_its_own_resumes(tmp_pa
     _same(resumed, sweeps.sweep(MINIMAX, grid, offsets=ring, **kw))
 
 
-FINGERPRINT = textwrap.dedent("""
-    import sys, optax, jaxgan
-    from jaxgan.sweeps.identity import fingerprint
-    from jaxgan.dynamics import method_args
-    field = jaxgan.pointwise_field("minimax", 0.2)
-    for method, lr in (("rk4", 0.01), (optax.adam(1e-3), None)):
-        rule, arg = method_args(method, lr)
-        print(fingerprint(field, rule, arg, "float32"))
-""")
-
-
-def test_fingerprint_is_the_same_in_every_process():
-    """Two fresh processes (different source line numbers: the script is indented differently)
-    agree with each other and with this one."""
-    from jaxgan.dynamics import method_args
-    from jaxgan.sweeps.identity import fingerprint
-
-    runs = [subprocess.run([sys.executable, "-c", ("\n" * k) + FINGERPRINT], capture_output=True, text=True,
-                           timeout=120, env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
-            for k in (0, 7)]
-    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
-    assert runs[0].stdout == runs[1].stdout
-    here = [fingerprint(MINIMAX, *method_args(m, lr), "float32") for m, lr in (("rk4", 0.01), (optax.adam(1e-3), None))]
-    assert runs[0].stdout.split() == here and here[0] != here[1]
+# The fingerprint in other processes: see the writers below (each child prints it too).
 
 
 def test_a_chunk_whose_arrays_do_not_match_their_checksum_is_refused(tmp_path):
@@ -266,10 +243,14 @@ D16, PG16 = (0.05, 0.95, 16), (0.05, 1.5, 16)
 KW16 = dict(steps=256, lr=0.01, chunk=16, check_every=16)  # 16 chunks
 
 WRITER = textwrap.dedent("""
-    import os, sys, time, numpy as np, jaxgan
+    import os, sys, time, numpy as np, optax, jaxgan
     from jaxgan import sweeps
+    from jaxgan.dynamics import method_args
+    from jaxgan.sweeps.identity import fingerprint
     out, index, count, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     field = jaxgan.pointwise_field("minimax", 0.2)
+    for method, lr in (("rk4", 0.01), (optax.adam(1e-3), None)):  # for test_fingerprint_is_the_same_in_every_process
+        print("FINGERPRINT", fingerprint(field, *method_args(method, lr), "float32"))
     print("READY", flush=True)
     while not os.path.exists(go):
         time.sleep(0.005)
@@ -285,9 +266,15 @@ WRITER = textwrap.dedent("""
 
 
 def _wait_ready(procs):
+    """The lines each child printed before READY."""
+    before = []
     for p in procs:
-        line = p.stdout.readline()
+        lines = []
+        while (line := p.stdout.readline()).strip() not in ("READY", ""):
+            lines.append(line)
         assert line.strip() == "READY", (line, p.stderr.read()[-2000:] if p.poll() is not None else "")
+        before.append(lines)
+    return before
 
 
 def _finish(procs, timeout=240):
@@ -303,24 +290,54 @@ def _finish(procs, timeout=240):
     return outs
 
 
+@pytest.fixture(scope="module")
+def writers(tmp_path_factory):
+    """Three processes write one folder at the same time (`part=(i, 3)`): this one (part 0) and two
+    children (parts 1 and 2, the last starting while the others write; their scripts start at different
+    source lines). Returns the folder, the children's lines before READY and after, and this process's
+    result."""
+    tmp = tmp_path_factory.mktemp("writers")
+    out, go = tmp / "shared", tmp / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", "\n" * (7 * i) + WRITER, str(out), str(i), "3", str(go)],
+                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    try:
+        printed = _wait_ready(procs)
+        go.write_text("go")
+        mine = sweeps.basins(MINIMAX, D16, PG16, out=out, part=(0, 3), **KW16)
+    finally:
+        go.write_text("go")  # (a child never waits for ever)
+        outs = _finish(procs)
+    return out, printed, outs, mine
+
+
+def test_fingerprint_is_the_same_in_every_process(writers):
+    """Two fresh processes (different source line numbers: the script starts on another line)
+    agree with each other and with this one."""
+    from jaxgan.dynamics import method_args
+    from jaxgan.sweeps.identity import fingerprint
+
+    _, printed, _, _ = writers
+    runs = [[line.split()[1] for line in lines if line.startswith("FINGERPRINT ")] for lines in printed]
+    assert runs[0] == runs[1] and len(runs[0]) == 2
+    here = [fingerprint(MINIMAX, *method_args(m, lr), "float32") for m, lr in (("rk4", 0.01), (optax.adam(1e-3), None))]
+    assert runs[0] == here and here[0] != here[1]
+
+
 @pytest.mark.slow
-def test_concurrent_writers_assemble_to_the_single_process_result(tmp_path):
+def test_concurrent_writers_assemble_to_the_single_process_result(writers):
     """Three processes write one folder at the same time (`part=(i, 3)`), the last one starting
     while the others write; then one call assembles: bit for bit the single-process result."""
-    out, go = tmp_path / "shared", tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(out), str(i), "3", str(go)], env=ENV,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
-    _wait_ready(procs)
-    go.write_text("go")
-    outs = _finish(procs)
+    out, _, outs, mine = writers
     assert all("DONE" in o for o in outs)
     single = sweeps.basins(MINIMAX, D16, PG16, **KW16)
     n0 = sweeps.trace_count()
     assembled = sweeps.basins(MINIMAX, D16, PG16, out=out, **KW16)
     assert sweeps.trace_count() == n0  # every chunk was there: nothing recomputed
     _same(assembled, single)
-    for f in tmp_path.glob("result_*.npy"):  # a process that completed the folder returned the whole result
-        np.testing.assert_array_equal(np.load(f), single.final)
+    results = [np.load(f) for f in out.parent.glob("result_*.npy")] + ([mine.final] if mine is not None else [])
+    for final in results:  # a process that completed the folder returned the whole result
+        np.testing.assert_array_equal(final, single.final)
+    assert results  # the last one to finish had every chunk
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 
@@ -363,9 +380,4 @@ def test_the_readmes_multi_host_recipe_with_jax_distributed(tmp_path):
         for name in NAMES:
             np.testing.assert_array_equal(data[name], getattr(single, name))
 
-
-@pytest.mark.slow
-def test_two_adaptive_solvers_tolerances_do_not_mix(tmp_path):
-    kw = dict(steps=4, chunk=16, check_every=2, lr=0.1)
-    _refused_then_resumes(tmp_path, MINIMAX, dict(kw, method=jaxgan.dynamics.adaptive(rtol=1e-4)), MINIMAX,
-                          dict(kw, method=jaxgan.dynamics.adaptive(rtol=1e-5)), COMPUTATION)
+# The two adaptive solvers' tolerances: test_sweeps.py (with that file's adaptive kernel).
