@@ -44,7 +44,9 @@ def test_player_hessians_match_the_closed_forms_of_a_linear_gan(x64):
     res = types.SimpleNamespace(gan=gan, seeds=np.array([seed]), final=jax.tree_util.tree_map(lambda a: a[None], st),
                                 theta0=np.asarray(theta)[None] - 0.1)
     end = end_point(res, EndSizes(n_big=n_big, arnoldi=theta.shape[0], lanczos=6, n_path=3, n_zoom=1))
-    batch = draw_batch(gan, jax.random.split(jax.random.fold_in(jax.random.PRNGKey(12), seed), 4)[0], n_big)
+    # end_point's measurement batch of this seed (jitted: one program, not one per op)
+    batch = jax.jit(lambda: draw_batch(gan, jax.random.split(jax.random.fold_in(jax.random.PRNGKey(12), seed), 4)[0],
+                                       n_big))()
     w, b = np.asarray(st.td["dense"][0]["w"])[:, 0], float(st.td["dense"][0]["b"][0])
     A, c = np.asarray(st.tg["dense"][0]["w"]), np.asarray(st.tg["dense"][0]["b"])
     x, z = np.asarray(batch.x), np.asarray(batch.z)

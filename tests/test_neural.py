@@ -32,29 +32,32 @@ from jaxgan.stability.krylov import ritz_values
 def test_mixture_sample_density_and_bin_masses():
     data = neural.gaussian_mixture([-2.0, 1.0], [0.5, 1.0], [1.0, 3.0])
     assert data.weights == (0.25, 0.75)
-    x = np.asarray(data.sample(jax.random.PRNGKey(0), 40000))
+    # Jitted: one program per call shape (eagerly, each jnp op of the density compiles its own).
+    density = jax.jit(lambda x: data.density(x))
+    x = np.asarray(jax.jit(lambda k: data.sample(k, 40000))(jax.random.PRNGKey(0)))
     assert x.shape == (40000, 1)
     mean = 0.25 * -2.0 + 0.75 * 1.0
     var = 0.25 * (0.25 + 4.0) + 0.75 * (1.0 + 1.0) - mean ** 2
     assert abs(x.mean() - mean) < 0.03 and abs(x.var() - var) < 0.06
     assert data.std() == pytest.approx(math.sqrt(var))
     grid = np.linspace(-8, 8, 4001)
-    dens = np.asarray(data.density(jnp.asarray(grid)))
+    dens = np.asarray(density(jnp.asarray(grid)))
     assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=1e-4)
     edges = (np.linspace(-8, 8, 41),)
     masses = data.bin_masses(edges)
     assert masses.sum() == pytest.approx(1.0, abs=1e-6)
     # Cell masses agree with the integrated density.
     pts = np.linspace(edges[0][:-1], edges[0][1:], 101, axis=1)  # (40 cells, 101 points)
-    cell_dens = np.asarray(data.density(jnp.asarray(pts.ravel()))).reshape(pts.shape)
+    cell_dens = np.asarray(density(jnp.asarray(pts.ravel()))).reshape(pts.shape)
     np.testing.assert_allclose(masses, np.trapezoid(cell_dens, pts, axis=1), atol=1e-5)
     # 2-D: four modes, density integrates to 1.
     d2 = neural.default_data(2)
     g = np.linspace(-5, 5, 201)
     X, Y = np.meshgrid(g, g, indexing="ij")
-    dd = np.asarray(d2.density(jnp.asarray(np.stack([X.ravel(), Y.ravel()], 1)))).reshape(X.shape)
+    dd = np.asarray(jax.jit(lambda x: d2.density(x))(jnp.asarray(np.stack([X.ravel(), Y.ravel()], 1))))
+    dd = dd.reshape(X.shape)
     assert np.trapezoid(np.trapezoid(dd, g, axis=1), g) == pytest.approx(1.0, abs=1e-3)
-    assert d2.sample(jax.random.PRNGKey(1), 5).shape == (5, 2)
+    assert jax.eval_shape(lambda k: d2.sample(k, 5), jax.random.PRNGKey(1)).shape == (5, 2)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -93,14 +96,14 @@ def test_histogram_kl_and_kde():
     data = neural.default_data(1)
     edges = (np.linspace(-4.0, 4.0, 33),)
     p = data.bin_masses(edges)
-    same = data.sample(jax.random.PRNGKey(0), 20000)
-    other = neural.gaussian_mixture([0.0], 1.0).sample(jax.random.PRNGKey(0), 20000)
+    same = jax.jit(lambda k: data.sample(k, 20000))(jax.random.PRNGKey(0))
+    other = jax.jit(lambda k: neural.gaussian_mixture([0.0], 1.0).sample(k, 20000))(jax.random.PRNGKey(0))
     kl_same = float(neural.histogram_kl(p, same, edges))
     kl_other = float(neural.histogram_kl(p, other, edges))
     assert 0 <= kl_same < 0.01 and kl_other > 1.0
     x = jnp.linspace(-3, 3, 13)
     est = np.asarray(neural.kde(same, x, 0.15))
-    np.testing.assert_allclose(est, np.asarray(data.density(x, smooth=0.15)), atol=0.03)
+    np.testing.assert_allclose(est, np.asarray(jax.jit(lambda x: data.density(x, smooth=0.15))(x)), atol=0.03)
 
 
 def test_path_angle_rotation_is_0_gradient_is_1():
@@ -152,12 +155,13 @@ def test_game_jacobian_eigenvalues_by_jvp_match_dense(x64):
 def test_penalties_on_a_linear_discriminator():
     # u(x) = a x + b: ∇ₓu = a, so R1 = R2 = γ/2 a² and WGAN-GP = λ (|a| − 1)².
     base = dict(discriminator=neural.Net(()), generator=neural.Net(()), game="wasserstein", latent_dim=1)
-    batch = objectives.draw_batch(neural.GAN(**base), jax.random.PRNGKey(0), 32)
+    batch = jax.jit(objectives.draw_batch, static_argnums=(0, 2))(neural.GAN(**base), jax.random.PRNGKey(0), 32)
+    penalty = jax.jit(objectives.penalty, static_argnums=0)  # one program per GAN, not one per op
     td = {"dense": [{"w": jnp.array([[3.0]]), "b": jnp.array([0.2])}]}
     fake = batch.x + 1.0
     for pen, weight, expect in (("r1", 2.0, 9.0), ("r2", 0.5, 2.25), ("wgan_gp", 10.0, 40.0)):
         gan = neural.GAN(**base, penalty=pen, penalty_weight=weight)
-        assert float(objectives.penalty(gan, td, None, batch, fake)) == pytest.approx(expect, rel=1e-5)
+        assert float(penalty(gan, td, None, batch, fake)) == pytest.approx(expect, rel=1e-5)
 
 
 def test_output_maps_meet_the_game_domain():
@@ -198,7 +202,8 @@ def _linear_gan(lr):
                       generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=256)
 
 
-_LINEAR_RUN = dict(seeds=2, steps=1000, measure_every=25, n_eval=512, n_grid=16, krylov=4)
+# `hessians=False`: no test here reads the players' Hessians, and the program is a quarter smaller.
+_LINEAR_RUN = dict(seeds=2, steps=1000, measure_every=25, n_eval=512, n_grid=16, krylov=4, hessians=False)
 
 
 @pytest.fixture(scope="module")
@@ -227,8 +232,9 @@ def test_quadratic_game_linear_discriminator_converges(linear_run):
     np.testing.assert_allclose(r.kernel_gain_g[:, 1:20], lr, rtol=1e-3)
     np.testing.assert_allclose(r.kernel_cos_g[:, 1:], 1.0, atol=1e-3)
     # Analytic Jacobian on the fixed measurement batch of seed 0.
-    key = step.seed_keys(r.seeds[:1])[0]
-    ev = measurements.eval_inputs(gan, r.cfg, step.split_seed_key(key)[2], 4)
+    # (jitted: one program, not one per op)
+    ev = jax.jit(lambda: measurements.eval_inputs(gan, r.cfg, step.split_seed_key(step.seed_keys(r.seeds[:1])[0])[2],
+                                                  4))()
     x, z = np.asarray(ev.batch.x[:, 0], np.float64), np.asarray(ev.batch.z[:, 0], np.float64)
     xb, x2, zb = x.mean(), (x * x).mean(), z.mean()
     # rows/cols: a, b (discriminator), c, w (generator)
@@ -273,7 +279,7 @@ def test_generator_kernel_prediction_sees_the_discriminator_of_its_update():
     gan = neural.GAN(data=neural.gaussian_mixture([1.5], 0.5), game="quadratic", discriminator=neural.Net(()),
                      generator=neural.Net(()), latent_dim=1, d_optimizer=sgd, g_optimizer=sgd, batch_size=64,
                      update="alternating", d_steps=2)
-    r = neural.train(gan, seeds=2, steps=100, measure_every=25, n_eval=64, n_grid=128, krylov=2)
+    r = neural.train(gan, seeds=2, steps=100, measure_every=25, n_eval=64, n_grid=128, krylov=2, hessians=False)
     assert r.kernel_cos_g.shape == (2, 5) and np.isnan(r.kernel_cos_g[:, 0]).all()
     np.testing.assert_allclose(r.kernel_cos_g[:, 1:], 1.0, atol=1e-5)
     np.testing.assert_allclose(r.kernel_gain_g[:, 1:], 0.05, rtol=1e-4)
@@ -312,7 +318,11 @@ def test_training_is_reproducible_bit_for_bit(quick_plain):
     np.testing.assert_array_equal(a.theta_end, b.theta_end)
     # A seed's run does not depend on the other seeds in the batch.
     gan = a.gan
-    r = neural.train(gan, [0, 5, 6, 7], steps=600, measure_every=30, n_eval=256, n_grid=32, krylov=6)
+    # The experiment's own sizes (`hessians=False` included): its compiled program serves this run too.
+    programs = training.compiled_programs()
+    r = neural.train(gan, [0, 5, 6, 7], steps=600, measure_every=30, n_eval=256, n_grid=32, krylov=6,
+                     hessians=False)
+    assert training.compiled_programs() == programs
     for k in ("w1", "d_grid", "kernel_cos", "eigs"):
         np.testing.assert_array_equal(r.logs[k][0], a.logs[k][0], err_msg=k)
 
@@ -329,8 +339,8 @@ def test_quick_run_measurements_are_sane(quick_plain):
     assert np.nanmean(r.kernel_cos) > 0.5  # plain nets: the kernel view predicts D's change
     assert np.all(np.abs(r.kernel_cos_g[:, 1:]) <= 1 + 1e-6) and np.nanmean(r.kernel_cos_g) > 0.3
     assert np.isfinite(r.rotation).all() and (np.abs(r.eigs.imag) > 0).any()
-    a, c = r.path_angle(0, n=5)
-    assert a.shape == c.shape == (5,) and np.all(np.abs(c) <= 1 + 1e-6)
+    a, c = r.path_angle(0)  # n = 21 points, as the command's figure (one compiled program for both)
+    assert a.shape == c.shape == (21,) and np.all(np.abs(c) <= 1 + 1e-6)
     table = quick_plain.table()
     assert "nan" not in table.lower() and "| relu |" in table
     # The result is frozen and built with its final fates.
@@ -363,7 +373,8 @@ def test_nan_marks_the_seed_diverged_with_its_step():
     gan = neural.GAN(data=neural.default_data(2), discriminator=neural.Net((8,), "leaky_relu", batchnorm=True),
                      generator=neural.Net((8,), dropout=0.2), update="alternating", d_steps=2, penalty="r1",
                      penalty_weight=1.0, g_optimizer=nan_g, batch_size=32)
-    r = neural.train(gan, seeds=2, steps=60, measure_every=10, n_eval=64, n_grid=36, n_bins=36, krylov=0)
+    r = neural.train(gan, seeds=2, steps=60, measure_every=10, n_eval=64, n_grid=36, n_bins=36, krylov=0,
+                     hessians=False)
     assert r.grid.shape == (36, 2) and r.d_grid.shape == (2, 7, 36) and r.g_mean.shape == (2, 7, 2)
     assert list(r.fate) == [Fate.DIVERGED, Fate.DIVERGED]
     assert list(r.fate_step) == [37, 37]
@@ -394,7 +405,7 @@ def _constructed_run(n_chk=121, n_grid=33, turns=12.0):
     """
     gan = neural.GAN()
     grid = np.linspace(-4.0, 4.0, n_grid)[:, None]
-    pd = np.asarray(gan.data.density(jnp.asarray(grid), smooth=0.125), np.float64)
+    pd = np.asarray(jax.jit(lambda x: gan.data.density(x, smooth=0.125))(jnp.asarray(grid)), np.float64)
     steps = np.arange(n_chk) * 10
     phase = 2 * np.pi * turns * np.arange(n_chk) / (n_chk - 1)
     decay = 0.3 * np.exp(-np.arange(n_chk) / 10.0)

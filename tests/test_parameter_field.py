@@ -82,9 +82,11 @@ def test_dense_and_arnoldi_eigenvalues_agree_and_euler_radius_is_closed_form(x64
     want = 0.0 if np.any(ev.real >= 0) else float(np.min(-2 * ev.real / np.abs(ev) ** 2))
     assert jaxgan.max_stable_lr(field, z, matrix_free=True, krylov=P_SMALL) == pytest.approx(want)
     assert jaxgan.max_stable_lr(field, z) == pytest.approx(want)
-    # The top eigenvalue from fewer Arnoldi steps than parameters.
-    few = jaxgan.analyze(field, z, matrix_free=True, krylov=24)
-    assert few.eigenvalues.size <= 24
+    # The top eigenvalue from fewer Arnoldi steps than parameters (the default number: the program that
+    # `test_large_network_goes_matrix_free` runs too).
+    assert krylov.KRYLOV_STEPS < P_SMALL
+    few = jaxgan.analyze(field, z, matrix_free=True)
+    assert few.eigenvalues.size <= krylov.KRYLOV_STEPS
     top, i = ev[np.argmax(np.abs(ev))], np.argmax(np.abs(few.eigenvalues))
     assert abs(few.eigenvalues[i] - top) <= 1e-6 * abs(top) and few.residuals[i] <= 1e-6 * abs(top)
 
@@ -96,22 +98,27 @@ def test_simulate_euler_is_hand_written_gradient_descent_ascent(x64):
     # By hand on the pytrees, with the training's own field on seed 2's state and measurement batch.
     k_init, _, k_eval = jax.random.split(jax.random.key(2), 3)
     st = neural.init_state(SMALL, k_init)
-    batch = draw_batch(SMALL, jax.random.split(k_eval, 3)[1], SMALL.batch_size)
+    batch = jax.jit(draw_batch, static_argnums=(0, 2))(SMALL, jax.random.split(k_eval, 3)[1], SMALL.batch_size)
+    euler = jax.jit(lambda theta, grads: jax.tree_util.tree_map(lambda t, g: t + lr * g, theta, grads))
     theta = (st.td, st.tg)
     rows = [ravel_pytree(theta)[0]]
     for _ in range(k):
-        grads = _parts(SMALL, *theta, st.sd, st.sg, batch)
-        theta = jax.tree_util.tree_map(lambda t, g: t + lr * g, theta, grads)
+        theta = euler(theta, _parts(SMALL, *theta, st.sd, st.sg, batch))
         rows.append(ravel_pytree(theta)[0])
     np.testing.assert_allclose(traj.path, np.stack(rows), rtol=1e-12, atol=1e-14)
     assert not np.allclose(traj.path[-1], traj.path[0])
 
 
-def test_large_network_goes_matrix_free(monkeypatch):
+def test_large_network_goes_matrix_free(monkeypatch, x64):
+    # A GAN of two 64-64 MLPs has more parameters than the dense limit (counted from its sizes) ...
     gan = neural.GAN(discriminator=neural.Net((64, 64), "tanh"), generator=neural.Net((64, 64), "tanh"),
                      latent_dim=2, batch_size=16)
-    field, z = parameter_field(gan)
-    assert field.dim == 4353 + 4417 > krylov.DENSE_LIMIT
+    assert gan.d_player.n_params()[0] + gan.g_player.n_params()[0] == 4353 + 4417 > krylov.DENSE_LIMIT
+    # ... and the switch is the same for any field above the limit: here SMALL's (P = 86) under a lowered
+    # limit, whose Arnoldi program (the default number of steps) the test above has compiled.
+    monkeypatch.setattr(krylov, "DENSE_LIMIT", P_SMALL - 1)
+    field, z = parameter_field(SMALL, seed=1)
+    assert field.dim == P_SMALL > krylov.DENSE_LIMIT
 
     def no_dense(*args, **kwargs):
         raise AssertionError("a dense Jacobian was formed")
