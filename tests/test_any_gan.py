@@ -37,7 +37,6 @@ from jaxgan import neural
 from jaxgan.errors import ArgumentError, ArgumentTypeError
 from jaxgan.fates import Fate
 from jaxgan.neural import measurements, objectives, training
-from jaxgan.neural.metrics import cosine
 from jaxgan.neural.step import init_state, seed_keys, split_seed_key
 
 # One set of tiny sizes: no kernel probe and no Krylov steps unless a test needs them.
@@ -51,8 +50,8 @@ def _seed_parts(seed):
 
 
 def _seed_state(r, i):
-    """Seed `i`'s final `TrainState` (unstacked)."""
-    return jax.tree_util.tree_map(lambda a: a[i], r.final)
+    """Seed `i`'s final `TrainState` (unstacked, on the host: no small program compiled per leaf)."""
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[i], r.final)
 
 
 def _k_eval(r, i):
@@ -196,14 +195,16 @@ def test_flax_linen_and_nnx_players_train(linen_runs):
     assert r.theta0.shape == (3, 17 + 22)
     # Initialised per seed: three seeds, three different starts.
     assert len({r.theta0[i].tobytes() for i in range(3)}) == 3
+    assert len({r.theta_end[i].tobytes() for i in range(3)}) == 3
     # The linen discriminator was initialised from the seed's key as `module.init` does; D on the
     # grid at checkpoint 0 is the module's own output there (eval mode), through the output map.
     k_d = jax.random.split(_seed_parts(int(r.seeds[0]))[0])[0]
     variables = _linen()(1).init({"params": jax.random.split(k_d)[0], "dropout": jax.random.split(k_d)[1]},
                                  jnp.zeros((2, 2)))
     np.testing.assert_array_equal(ravel_pytree(variables["params"])[0], r.theta0[0, :17])
-    u = _linen()(1).apply(variables, jnp.asarray(r.grid, jnp.float32))[:, 0]
-    np.testing.assert_allclose(r.d_grid[0, 0], np.asarray(jax.nn.sigmoid(u)), rtol=1e-6, atol=1e-7)
+    d_on_grid = jax.jit(lambda v, x: jax.nn.sigmoid(_linen()(1).apply(v, x)[:, 0]))  # one program, not one per op
+    np.testing.assert_allclose(r.d_grid[0, 0], np.asarray(d_on_grid(variables, jnp.asarray(r.grid, jnp.float32))),
+                               rtol=1e-6, atol=1e-7)
 
 
 def test_a_plain_apply_gan_logs_what_the_same_jaxgan_net_gan_logs(x64_runs):
@@ -266,16 +267,16 @@ def _dense_loss_hessians(gan, cfg, unravel, k_eval, theta_flat):
     return jax.hessian(loss_d)(fd), jax.hessian(loss_g)(fg)
 
 
-def _unravel(gan):
-    """The function from flat `(θ_D, θ_G)` to the players' parameters (a hashable `Partial`)."""
-    s = init_state(gan, jax.random.key(0))
+def _unravel(r):
+    """The function from flat `(θ_D, θ_G)` to the players' parameters of run `r` (a hashable `Partial`)."""
+    s = _seed_state(r, 0)
     return ravel_pytree((s.td, s.tg))[1]
 
 
 def test_hessian_extremes_are_those_of_the_dense_loss_hessians(x64_runs):
     r = x64_runs["plain"]
     with jax.enable_x64(True):
-        unravel = _unravel(r.gan)
+        unravel = _unravel(r)
         for i in range(r.n_seeds):
             for c in (0, len(r.steps) - 1):
                 hd, hg = _dense_loss_hessians(r.gan, r.cfg, unravel, _k_eval(r, i), jnp.asarray(r.theta[i, c]))
@@ -310,13 +311,19 @@ def test_keep_params_keeps_every_checkpoint_and_path_angle_uses_them(x64_runs):
         # `game_field`, its batch key is the second split of the seed's measurement key) at the
         # checkpoint's parameters against the segment's direction.
         k_batch = jax.random.split(_k_eval(r, 1), 3)[1]
-        v, _ = neural.game_field(r.gan, _seed_state(r, 1), k_batch)
-        unravel = _unravel(r.gan)
-        field = jax.jit(lambda t: ravel_pytree(v(unravel(t)))[0])
-        delta = jnp.asarray(r.theta[1, 2] - r.theta[1, 1])
-        for a, c in ((0, 1), (-1, 2)):
-            want = cosine(field(jnp.asarray(r.theta[1, c])), delta)
-            np.testing.assert_allclose(cos[a], float(want), rtol=1e-9, atol=1e-12)
+        st = _seed_state(r, 1)
+        unravel = ravel_pytree((st.td, st.tg))[1]
+
+        @jax.jit  # one program for the oracle (drawing the batch included), not one per eager op
+        def field(thetas):
+            v, _ = neural.game_field(r.gan, st, k_batch)
+            return jax.vmap(lambda t: ravel_pytree(v(unravel(t)))[0])(thetas)
+
+        delta = r.theta[1, 2] - r.theta[1, 1]
+        got = np.asarray(field(jnp.asarray(r.theta[1, 1:3])))
+        for a, row in ((0, 0), (-1, 1)):
+            want = got[row] @ delta / (np.linalg.norm(got[row]) * np.linalg.norm(delta))
+            np.testing.assert_allclose(cos[a], want, rtol=1e-9, atol=1e-12)
         # Default: from the first to the last checkpoint.
         _, cos_all = r.path_angle(1, n=5)
         _, cos_ends = r.path_angle(1, n=5, start=0, end=-1)
@@ -480,7 +487,7 @@ def test_an_equinox_generator_is_initialised_per_seed_and_run_per_example(div_ru
     # At checkpoint 0 the generated samples are the model's outputs, one latent point at a time.
     z = measurements.eval_inputs(r.gan, r.cfg, _k_eval(r, 0), r.theta0.shape[1]).z
     model = _eqx_generator(jax.random.split(_seed_parts(int(r.seeds[0]))[0])[1])
-    fake = np.stack([np.asarray(model(zi)) for zi in z])
+    fake = np.asarray(eqx.filter_jit(lambda m, z: jax.lax.map(m, z))(model, z))  # one latent point at a time
     assert fake.shape == (r.cfg.n_eval, 1)
     np.testing.assert_allclose(r.g_mean[0, 0], fake.mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r.g_std[0, 0], fake.std(axis=0), rtol=1e-4, atol=1e-6)

@@ -2,9 +2,11 @@
 are refused up front.
 
 Tiny networks (one hidden layer of 4 units, dropout in D so that the dropout masks are drawn too),
-a handful of updates: the two calls compile two small programs (seed 1 alone, then seeds 2, 1, 0:
-another number of seeds, seed 1 in another place of the batch), and a child process a third (two
-devices, seeds 0, 1).
+a handful of updates. Two programs: seed 1 alone in this process, and seeds 2, 1, 0, 3 in a child
+process with two (host) devices, which splits them over the devices, two each: another number of
+seeds, seed 1 in another place of its batch, and another device. (One program per process: the
+number of seeds, the place and the devices are varied in one run, where a single-device run of three
+seeds was a third program.)
 """
 
 import os
@@ -23,12 +25,13 @@ from jaxgan.neural import step
 _GAN = neural.GAN(discriminator=neural.Net((4,), dropout=0.25), generator=neural.Net((4,)), latent_dim=2,
                   batch_size=8)
 _RUN = dict(steps=6, measure_every=3, n_eval=8, n_grid=4, n_bins=4, krylov=2, fast_compile=True)
-_SEED_SETS = ([1], [2, 1, 0])
+_BESIDE = [2, 1, 0, 3]  # on two devices: [2, 1] on the first, [0, 3] on the second
 
 
 @pytest.fixture(scope="module")
-def runs():
-    return {tuple(s): neural.train(_GAN, s, **_RUN) for s in _SEED_SETS}
+def alone():
+    """Seed 1 trained alone, in this (single-device) process."""
+    return _seed_run(neural.train(_GAN, [1], **_RUN), 1)
 
 
 def _seed_run(r, seed):
@@ -47,46 +50,54 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_a_seed_runs_the_same_alone_or_beside_others(runs):
-    alone = _seed_run(runs[(1,)], 1)
-    assert np.isfinite(alone["log_w1"]).all() and not np.array_equal(alone["theta0"], alone["theta_end"])
-    for seeds in _SEED_SETS[1:]:
-        _assert_same(alone, _seed_run(runs[tuple(seeds)], 1))
-    # Seeds 0 and 2 are runs of their own, not copies of seed 1's or of each other's.
-    three = runs[(2, 1, 0)]
-    assert not np.array_equal(alone["theta_end"], _seed_run(three, 0)["theta_end"])
-    assert not np.array_equal(alone["theta_end"], _seed_run(three, 2)["theta_end"])
-    assert not np.array_equal(_seed_run(three, 0)["log_w1"], _seed_run(three, 2)["log_w1"])
-
-
-def test_the_key_of_seed_s_is_jax_random_key_s():
-    keys = step.seed_keys(np.array([0, 1, 2**32 - 1]))
-    for k, s in zip(keys, (0, 1, 2**32 - 1)):
-        np.testing.assert_array_equal(jax.random.key_data(k), jax.random.key_data(jax.random.key(s)))
-
-
 _CHILD = """
 import sys, numpy as np, jax
 sys.path.insert(0, {tests!r})
 import test_neural_seeds as t
 from jaxgan import neural
 assert jax.device_count() == 2, jax.devices()
-r = neural.train(t._GAN, [0, 1], **t._RUN)
-assert len(jax.tree_util.tree_leaves(r.final)[0].sharding.device_set) == 2  # the seeds were split
-np.savez({out!r}, **t._seed_run(r, 1))
+r = neural.train(t._GAN, t._BESIDE, **t._RUN)
+leaf = jax.tree_util.tree_leaves(r.final)[0]
+assert len(leaf.sharding.device_set) == 2  # the seeds were split over the devices
+assert [s.data.shape[0] for s in leaf.addressable_shards] == [2, 2]
+np.savez({out!r}, **{{f"s{{s}}_{{k}}": v for s in t._BESIDE for k, v in t._seed_run(r, s).items()}})
 """
 
 
-def test_a_seed_runs_the_same_with_two_devices(runs, tmp_path):
-    """In a process with two (host) devices the two seeds are split over them; seed 1's run is the
-    one of a single-device process."""
-    out = tmp_path / "seed1.npz"
+@pytest.fixture(scope="module")
+def beside(tmp_path_factory):
+    """`{seed: its run}` of seeds 2, 1, 0, 3 trained together in a child process with two (host)
+    devices, the seeds split over them."""
+    out = tmp_path_factory.mktemp("seeds") / "beside.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     code = _CHILD.format(tests=os.path.dirname(__file__), out=str(out))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with np.load(out) as f:
-        _assert_same(_seed_run(runs[(1,)], 1), dict(f))
+        flat = dict(f)
+    return {s: {k[len(f"s{s}_"):]: v for k, v in flat.items() if k.startswith(f"s{s}_")} for s in _BESIDE}
+
+
+def test_a_seed_runs_the_same_alone_or_beside_others_on_two_devices(alone, beside):
+    """Seed 1 alone in a single-device process is seed 1 beside three other seeds, second in the batch,
+    in a process whose two devices take two seeds each — bit for bit, every log, parameter and state."""
+    assert np.isfinite(alone["log_w1"]).all() and not np.array_equal(alone["theta0"], alone["theta_end"])
+    _assert_same(alone, beside[1])
+
+
+def test_the_other_seeds_are_runs_of_their_own(alone, beside):
+    """Seeds 0, 2 and 3 are runs of their own, not copies of seed 1's or of each other's."""
+    for s in (0, 2, 3):
+        assert not np.array_equal(alone["theta0"], beside[s]["theta0"]), s
+        assert not np.array_equal(alone["theta_end"], beside[s]["theta_end"]), s
+    assert not np.array_equal(beside[0]["log_w1"], beside[2]["log_w1"])
+    assert not np.array_equal(beside[0]["theta_end"], beside[3]["theta_end"])
+
+
+def test_the_key_of_seed_s_is_jax_random_key_s():
+    keys = step.seed_keys(np.array([0, 1, 2**32 - 1]))
+    for k, s in zip(keys, (0, 1, 2**32 - 1)):
+        np.testing.assert_array_equal(jax.random.key_data(k), jax.random.key_data(jax.random.key(s)))
 
 
 @pytest.mark.parametrize("kw, exc, match", [
