@@ -123,7 +123,7 @@ def test_large_network_goes_matrix_free(monkeypatch, x64):
     def no_dense(*args, **kwargs):
         raise AssertionError("a dense Jacobian was formed")
 
-    monkeypatch.setattr(continuous, "field_jacobian", no_dense)
+    monkeypatch.setattr(continuous, "velocity_and_jacobian", no_dense)
     monkeypatch.setattr(discrete, "compiled_update_jacobian", no_dense)
     report = jaxgan.analyze(field, z)
     assert report.method == "arnoldi" and report.jacobian is None
