@@ -184,7 +184,7 @@ class TrainResult:
         i = check_int("path_angle", "seed", seed, 0, self.n_seeds - 1)
         n = check_int("path_angle", "n", n, 2)
         k_eval = split_seed_key(seed_keys(self.seeds[i:i + 1])[0])[2]
-        st = jax.tree_util.tree_map(lambda a: a[i], self.final)
+        st = jax.tree_util.tree_map(lambda a: np.asarray(a)[i], self.final)  # on the host: no compile per leaf
         dtype = jax.tree_util.tree_leaves(st.td)[0].dtype
         a, c = path_angle_of_seed(program_key(self.gan), self.cfg, n, st, k_eval,
                                   jnp.asarray(self._theta_at(i, start, 0, "start"), dtype),
