@@ -16,7 +16,6 @@ of BatchNorm held fixed and the networks in train mode, as in the training objec
 from __future__ import annotations
 
 import functools
-import threading
 from typing import NamedTuple
 
 import jax
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .compiled import ProgramCache
 from .metrics import cosine
 from .measurements import game_hessenberg, hessian_extremes, player_hessians
 from .objectives import draw_batch, dropout_key, field_parts, generate
@@ -123,24 +123,13 @@ def _end_jit(program: ProgramKey, sz: EndSizes, alphas, zoom, states, theta0, ke
     return jax.vmap(lambda st, t0, k: _one_seed(program.gan, sz, alphas, zoom, st, t0, k))(states, theta0, keys)
 
 
-_COMPILED: dict = {}
-_LOCK = threading.Lock()
+_PROGRAMS = ProgramCache(_end_jit, limit=32)
 
 
 def _compiled(program: ProgramKey, sz: EndSizes, args):
     """`_end_jit` compiled with XLA's backend optimisation off (a one-off measurement: compile time
     dominates), cached by GAN structure, sizes and argument shapes."""
-    sig = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves(args))
-    key = (program, sz, sig, bool(jax.config.jax_enable_x64))
-    with _LOCK:
-        hit = _COMPILED.get(key)
-    if hit is None:
-        if len(_COMPILED) > 32:
-            _COMPILED.clear()
-        hit = _end_jit.lower(program, sz, *args).compile({"xla_backend_optimization_level": 0})
-        with _LOCK:
-            _COMPILED[key] = hit
-    return hit
+    return _PROGRAMS((program, sz), tuple(args), fast=True)
 
 
 def end_point(result, sz: EndSizes, *, key=None) -> EndPoint:

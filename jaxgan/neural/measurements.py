@@ -17,6 +17,7 @@ from .._checks import check_int
 from ..errors import ArgumentError
 from ..kernels import kernel_vp
 from ..stability.krylov import arnoldi, ritz_values
+from .compiled import ProgramCache
 from .data import uniform_pm1
 from .metrics import cosine, histogram_kl, kde, sliced_wasserstein
 from .objectives import Batch, d_call, d_objective, draw_batch, dropout_key, field_parts, g_objective, generate
@@ -348,9 +349,6 @@ def measure(gan: GAN, cfg: RunConfig, st: TrainState, grids: Grids, ev: EvalInpu
     return out, vflat, theta_flat, out["d_grid"], pred
 
 
-_PATH_ANGLE_PROGRAMS: dict = {}
-
-
 def path_angle_of_seed(program: ProgramKey, cfg: RunConfig, n: int, st: TrainState, k_eval, start_flat, end_flat):
     """`path_angle` of one trained seed from `start_flat` to `end_flat` (flat `(θ_D, θ_G)`), with the
     game field on that seed's fixed measurement batch (drawn from its measurement key `k_eval`).
@@ -358,14 +356,7 @@ def path_angle_of_seed(program: ProgramKey, cfg: RunConfig, n: int, st: TrainSta
     Compiled once per GAN structure, sizes and shapes, with XLA's backend optimisation off: `n` field
     evaluations run in no time, the compile is all of it (as the end-point program's, `endpoint.py`)."""
     args = (st, k_eval, start_flat, end_flat)
-    sig = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves(args))
-    key = (program, cfg, n, sig, bool(jax.config.jax_enable_x64))
-    if key not in _PATH_ANGLE_PROGRAMS:
-        if len(_PATH_ANGLE_PROGRAMS) > 64:
-            _PATH_ANGLE_PROGRAMS.clear()
-        lowered = _path_angle_jit.lower(program, cfg, n, *args)
-        _PATH_ANGLE_PROGRAMS[key] = lowered.compile({"xla_backend_optimization_level": 0})
-    return _PATH_ANGLE_PROGRAMS[key](*args)
+    return _PATH_ANGLE_PROGRAMS((program, cfg, n), args, fast=True)(*args)
 
 
 @functools.partial(jax.jit, static_argnames=("program", "cfg", "n"))
@@ -379,3 +370,6 @@ def _path_angle_jit(program: ProgramKey, cfg: RunConfig, n: int, st: TrainState,
         return field_parts(gan, td, tg, st.sd, st.sg, batch)
 
     return path_angle(v, unravel(start_flat), unravel(end_flat), n)
+
+
+_PATH_ANGLE_PROGRAMS = ProgramCache(_path_angle_jit)

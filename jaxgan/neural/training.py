@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 import time
 
 import jax
@@ -23,6 +22,7 @@ from ..fates import Fate
 from ..stability.krylov import ritz_values
 from .data import default_float
 from .metrics import cosine, sliced_wasserstein
+from .compiled import ProgramCache
 from .measurements import EvalInputs, Grids, RunConfig, eval_inputs, g_eval, hessian_extremes, measure, rotation_index
 from .data import GaussianMixture
 from .objectives import d_call
@@ -119,35 +119,18 @@ def _train_jit(program: ProgramKey, cfg: RunConfig, grids: Grids, k_train, k_eva
     return jax.vmap(lambda g, kt, ke, s0: _run_seed(program.gan, cfg, g, kt, ke, s0))(grids, k_train, k_eval, st0)
 
 
-_COMPILED: dict = {}
-_TRACING = threading.Lock()
-
-# The compiler options of `fast_compile`: XLA's backend optimisation level 0 halves the CPU compile
-# time and triples the run time, the better trade for short runs. (XLA's elemental emitters in place
-# of its fusion emitters, `xla_cpu_use_fusion_emitters=False`, take 40% more off the compile time but
-# made a seed's run depend on its place in the batch, in the last bit; tests/test_neural_seeds.py
-# catches it.)
-_FAST_COMPILE = {"xla_backend_optimization_level": 0}
+_PROGRAMS = ProgramCache(_train_jit)
 
 
 def compiled_programs() -> int:
     """How many training programs have been compiled in this process (and are cached)."""
-    return len(_COMPILED)
+    return len(_PROGRAMS)
 
 
 def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool):
     """The compiled training program, cached by (GAN structure, sizes, argument shapes and dtypes,
     optimisation level), so that compile time and run time can be reported apart."""
-    sig = tuple((tuple(a.shape), str(a.dtype), str(getattr(a, "sharding", "")))
-                for a in jax.tree_util.tree_leaves((grids, args)))
-    key = (program_key(gan), cfg, sig, bool(jax.config.jax_enable_x64), fast_compile)
-    if key not in _COMPILED:
-        if len(_COMPILED) > 64:
-            _COMPILED.clear()
-        with _TRACING:  # one trace at a time (they hold the GIL); compiles run side by side
-            lowered = _train_jit.lower(key[0], cfg, grids, *args)
-        _COMPILED[key] = lowered.compile(_FAST_COMPILE if fast_compile else None)
-    return _COMPILED[key]
+    return _PROGRAMS((program_key(gan), cfg), (grids, *args), fast=fast_compile)
 
 
 def _seed_parts(gan: GAN, keys):

@@ -1,0 +1,52 @@
+"""One home for the neural programs compiled ahead of time: cached per static arguments and shapes.
+
+`train`, the end-point measurements and the path-angle lower their jitted function themselves and
+compile it (with XLA options where a short run makes compile time all of the cost), so that compile
+time can be reported apart and a program is compiled once per GAN structure, sizes and argument
+shapes. `ProgramCache` is that cache.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import jax
+
+__all__ = ["FAST_COMPILE", "ProgramCache"]
+
+# XLA's backend optimisation level 0 halves the CPU compile time and triples the run time: the better
+# trade for short runs and one-off measurements. (XLA's elemental emitters in place of its fusion
+# emitters, `xla_cpu_use_fusion_emitters=False`, take 40% more off the compile time but made a seed's run
+# depend on its place in the batch, in the last bit; tests/test_neural_seeds.py catches it.)
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+
+_TRACING = threading.Lock()  # one trace at a time (traces hold the GIL); compiles run side by side
+
+
+class ProgramCache:
+    """The compiled programs of one jitted function, keyed by its static arguments, the shapes,
+    dtypes and shardings of the others, x64 and the compiler options (at most `limit`, then cleared).
+
+    `cache(statics, args, fast=False)` returns the compiled program; call it with `*args`."""
+
+    def __init__(self, jitted, *, limit: int = 64):
+        self._jitted, self._limit, self._programs, self._lock = jitted, limit, {}, threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._programs)
+
+    def __call__(self, statics: tuple, args: tuple, *, fast: bool = False):
+        sig = tuple((tuple(a.shape), str(a.dtype), str(getattr(a, "sharding", "")))
+                    for a in jax.tree_util.tree_leaves(args))
+        key = (statics, sig, bool(jax.config.jax_enable_x64), fast)
+        with self._lock:
+            hit = self._programs.get(key)
+        if hit is None:
+            with _TRACING:
+                lowered = self._jitted.lower(*statics, *args)
+            hit = lowered.compile(FAST_COMPILE if fast else None)
+            with self._lock:
+                if len(self._programs) >= self._limit:
+                    self._programs.clear()
+                self._programs[key] = hit
+        return hit
