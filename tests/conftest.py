@@ -2,23 +2,34 @@ import os
 import shutil
 import tempfile
 
-import jax
-import pytest
+# One cache folder for the whole test run, made by its first process (pytest, or pytest-xdist's controller)
+# and inherited by the workers, the notebook kernels and the `jaxgan` commands run as child processes,
+# before any of them imports jax:
+# - `JAXGAN_CACHE_DIR`: the commands' persistent compilation cache (on by default in the CLI,
+#   `jaxgan.cli._cache`) and the digit classifier (`jaxgan.neural.quality`), trained once per run;
+# - `JAX_COMPILATION_CACHE_DIR`, the same folder: JAX's persistent cache in the workers and kernels too,
+#   with JAX's default threshold (programs that took a second or more to compile), so that a program
+#   that several processes build (the quick experiments, a DCGAN's initialisation) compiles once per run.
+# Nothing is read from or written to the user's own caches. A program found there is no backend compile:
+# the tests that count compiles count those reads too (test_neural.py, test_sweeps.py).
+if "JAXGAN_TEST_RUN_CACHE" not in os.environ:
+    os.environ["JAXGAN_TEST_RUN_CACHE"] = tempfile.mkdtemp(prefix="jaxgan-test-cache-")
+    _OWNER = True
+else:
+    _OWNER = False
+_RUN_CACHE = os.environ["JAXGAN_TEST_RUN_CACHE"]
+os.environ["JAXGAN_CACHE_DIR"] = _RUN_CACHE
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _RUN_CACHE
+
+import jax  # noqa: E402  (after the environment above: JAX reads it on import)
+import pytest  # noqa: E402
 
 # Tests never show figures.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-# `jaxgan` commands run as child processes keep their persistent compilation cache (on by default in
-# the CLI, `jaxgan.cli._cache`) in a fresh temporary folder for the test session: programs that
-# several children compile are compiled once, and nothing is read from or written to the user's
-# own cache. This process is unaffected (it never turns the cache on; tests here count compiles); a
-# test that needs another setting passes its own environment.
-_CHILD_CACHE = tempfile.mkdtemp(prefix="jaxgan-test-cache-")
-os.environ["JAXGAN_CACHE_DIR"] = _CHILD_CACHE
-
-
 def pytest_unconfigure(config):
-    shutil.rmtree(_CHILD_CACHE, ignore_errors=True)
+    if _OWNER:
+        shutil.rmtree(_RUN_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

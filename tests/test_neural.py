@@ -113,8 +113,15 @@ def test_path_angle_rotation_is_0_gradient_is_1():
     _, c = neural.path_angle(lambda t: {"a": rot @ t["a"]}, start, end, n=11)
     np.testing.assert_allclose(np.asarray(c[:-1]), 0.0, atol=1e-6)  # v = 0 at the end point: NaN there
     assert np.isnan(c[-1])
-    _, c = neural.path_angle(lambda t: {"a": -t["a"]}, start, end, n=11)  # gradient of -|θ|²/2
+    def descent(t):  # gradient of -|θ|²/2
+        return {"a": -t["a"]}
+
+    _, c = neural.path_angle(descent, start, end, n=11)
     np.testing.assert_allclose(np.asarray(c[:-1]), 1.0, atol=1e-6)
+    programs = measurements._segment_cosines._cache_size()  # the same field, another segment: no new program
+    _, c = neural.path_angle(descent, {"a": jnp.array([2.0, -3.0])}, {"a": jnp.array([0.5, -0.75])}, n=11)
+    assert measurements._segment_cosines._cache_size() == programs
+    np.testing.assert_allclose(np.asarray(c), 1.0, atol=1e-6)  # towards 0, short of it: v ∥ the segment
     eps = 0.3  # damped rotation: cos = ε / sqrt(1 + ε²) all along the segment
     _, c = neural.path_angle(lambda t: {"a": (rot - eps * jnp.eye(2)) @ t["a"]}, start, end, n=5)
     np.testing.assert_allclose(np.asarray(c[:-1]), eps / math.sqrt(1 + eps ** 2), rtol=1e-5)
@@ -142,14 +149,23 @@ def test_game_jacobian_eigenvalues_by_jvp_match_dense(x64):
     v, theta = neural.game_field(gan, st, jax.random.PRNGKey(1))
     flat, unravel = ravel_pytree(theta)
     assert flat.dtype == jnp.float64
-    J = jax.jit(jax.jacfwd(lambda t: ravel_pytree(v(unravel(t)))[0]))(flat)
-    dense = np.linalg.eigvals(np.asarray(J))
+    jac = jax.jit(jax.jacfwd(lambda t: ravel_pytree(v(unravel(t)))[0]))
+    dense = np.linalg.eigvals(np.asarray(jac(flat)))
     assert np.abs(dense.imag).max() > 0.1  # a real game: rotation (the coupling blocks are there)
     full = neural.jacobian_eigenvalues(v, theta, m=flat.shape[0])
     np.testing.assert_allclose(np.sort_complex(full), np.sort_complex(dense), atol=1e-9)
     top = neural.jacobian_eigenvalues(v, theta, m=12, top=2)
     lead = dense[np.argsort(-np.abs(dense))][:2]
     np.testing.assert_allclose(np.sort_complex(top), np.sort_complex(lead), rtol=1e-6)
+    # The same field at another point (another checkpoint): the compiled program is reused.
+    programs = measurements._field_hessenberg._cache_size()
+    theta2 = jax.tree_util.tree_map(lambda a: 0.9 * a + 0.05, theta)
+    top2 = neural.jacobian_eigenvalues(v, theta2, m=12, top=2)
+    assert measurements._field_hessenberg._cache_size() == programs
+    dense2 = np.linalg.eigvals(np.asarray(jac(ravel_pytree(theta2)[0])))
+    lead2 = dense2[np.argsort(-np.abs(dense2))][:2]
+    np.testing.assert_allclose(np.sort_complex(top2), np.sort_complex(lead2), rtol=1e-6)
+    assert not np.allclose(np.sort_complex(top2), np.sort_complex(top))  # another point: other numbers
 
 
 def test_penalties_on_a_linear_discriminator():
@@ -245,7 +261,8 @@ def test_quadratic_game_linear_discriminator_converges(linear_run):
     assert np.abs(expect.imag).max() > 0.3  # the parameter dynamics spiral in: rotation + attraction
 
 
-_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
+# A compile by XLA, or one read from the persistent cache (tests/conftest.py): either is a program not reused.
+_COMPILES = ("/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_retrieval_time_sec")
 
 
 def test_a_new_learning_rate_reuses_the_compiled_program(linear_run):
@@ -257,7 +274,7 @@ def test_a_new_learning_rate_reuses_the_compiled_program(linear_run):
     compiles = []
 
     def listener(event, duration, **kw):
-        if event == _BACKEND_COMPILE:
+        if event in _COMPILES:
             compiles.append(event)
 
     programs = training.compiled_programs()
