@@ -50,19 +50,42 @@ def path_angle(field: Callable, start, end, n: int = 21):
     **Raises:** `ArgumentError` when `start` and `end` differ in structure or `n < 2`.
     """
     n = check_int("path_angle", "n", n, 2)
-    s, unravel = ravel_pytree(start)
+    s, _ = ravel_pytree(start)
     e, _ = ravel_pytree(end)
     if s.shape != e.shape:
         raise ArgumentError(f"path_angle arguments `start` and `end` must have the same structure; got "
                             f"{s.shape} and {e.shape} parameters.")
-    delta = e - s
     alphas = jnp.linspace(0.0, 1.0, n, dtype=s.dtype)
+    return alphas, _segment_cosines(_static(field), start, end, alphas)
+
+
+def _static(field: Callable):
+    """`field` as a static argument of the programs below: itself when hashable (a second call with the
+    same field and shapes reuses the compiled program), else a fresh wrapper (compiled for this call)."""
+    try:
+        hash(field)
+    except TypeError:
+        return functools.partial(field)
+    return field
+
+
+@functools.partial(jax.jit, static_argnames="field")
+def _segment_cosines(field, start, end, alphas):
+    s, unravel = ravel_pytree(start)
+    delta = ravel_pytree(end)[0] - s
 
     def one(a):
         v, _ = ravel_pytree(field(unravel(s + a * delta)))
         return cosine(v, delta)
 
-    return alphas, jax.jit(jax.vmap(one))(alphas)
+    return jax.vmap(one)(alphas)
+
+
+@functools.partial(jax.jit, static_argnames=("field", "m"))
+def _field_hessenberg(field, z, key, m: int):
+    flat, unravel = ravel_pytree(z)
+    _, lin = jax.linearize(lambda t: ravel_pytree(field(unravel(t)))[0], flat)
+    return arnoldi(lin, jax.random.normal(key, flat.shape, flat.dtype), m)
 
 
 def jacobian_eigenvalues(field: Callable, z, *, m: int = 20, top: int | None = None, key=None) -> np.ndarray:
@@ -81,17 +104,11 @@ def jacobian_eigenvalues(field: Callable, z, *, m: int = 20, top: int | None = N
 
     **Raises:** `ArgumentError`/`ArgumentTypeError` for `m` or `top` that are not positive ints.
     """
-    flat, unravel = ravel_pytree(z)
+    flat, _ = ravel_pytree(z)
     m = min(check_int("jacobian_eigenvalues", "m", m), flat.shape[0])
     top = m if top is None else check_int("jacobian_eigenvalues", "top", top)
     key = jax.random.PRNGKey(0) if key is None else key
-
-    @jax.jit
-    def run(flat, key):
-        _, lin = jax.linearize(lambda t: ravel_pytree(field(unravel(t)))[0], flat)
-        return arnoldi(lin, jax.random.normal(key, flat.shape, flat.dtype), m)
-
-    H, k = run(flat, key)
+    H, k = _field_hessenberg(_static(field), z, key, m)
     return ritz_values(np.asarray(H), int(k), top)
 
 
