@@ -143,6 +143,19 @@ def test_tiny_run_table_and_findings(tiny):
     assert doc["rows"][0]["game"] == "non_saturating" and len(doc["runs"]["ring / non_saturating"]["cosines"]) == 2
 
 
+def test_image_samples_tile_row_by_row_with_white_gaps():
+    from jaxgan.plotting.landscape import _tile
+
+    imgs = np.arange(5 * 2 * 2, dtype=float).reshape(5, 2, 2) / 100  # five 2×2 images on a 2 × 3 tile
+    t = _tile(imgs, 2, 3)
+    assert t.shape == (2 * 3 - 1, 3 * 3 - 1)
+    for k in range(5):
+        r, c = divmod(k, 3)
+        np.testing.assert_array_equal(t[3 * r:3 * r + 2, 3 * c:3 * c + 2], imgs[k])
+    assert np.all(t[2, :] == 1.0) and np.all(t[:, 2] == 1.0) and np.all(t[:, 5] == 1.0)  # the gaps
+    assert np.all(t[3:, 6:] == 1.0)  # the sixth place, empty
+
+
 def test_check_verdicts_from_rows():
     def fake(rows):
         return types.SimpleNamespace(rows=rows)

@@ -163,15 +163,13 @@ def landscape_samples(result, *, n: int = 512):
     means = getattr(first.result.gan.data, "means", None) if hasattr(first.result, "gan") else None
     if not (len(shape) == 3 or (shape == (2,) and means is not None)):
         return None
-    fig, axes = _grid(1, len(runs), size=(3.6, 3.6))
+    images = len(shape) == 3
+    fig, axes = _grid(1, len(runs), size=(4.2, 2.5) if images else (3.6, 3.6))
     for ax, (label, r) in zip(axes[0], runs.items()):
         ok = np.flatnonzero(r.ok)
-        if len(shape) == 3:  # images (H, W, C): a 4 × 8 tile of the first seed's samples
+        if images:  # (H, W, C): a 4 × 8 tile of the first seed's samples
             if ok.size:
-                imgs = np.asarray(r.end.samples[ok[0]][:32, :, :, 0])
-                imgs = np.concatenate([imgs, np.zeros((32 - len(imgs),) + imgs.shape[1:])]) if len(imgs) < 32 else imgs
-                tile = np.concatenate([np.concatenate(list(row), axis=1) for row in imgs.reshape(4, 8, *shape[:2])])
-                ax.imshow(tile, cmap="gray", vmin=-1, vmax=1)
+                ax.imshow(_tile(np.asarray(r.end.samples[ok[0]][:32, :, :, 0]), 4, 8), cmap="gray", vmin=-1, vmax=1)
             ax.set_axis_off()
             ax.set_title(f"{label}: samples of seed {r.result.seeds[ok[0]] if ok.size else '-'}", fontsize=9)
             continue
@@ -187,6 +185,19 @@ def landscape_samples(result, *, n: int = 512):
         ax.set_title(f"{label}: generated samples", fontsize=9)
         ax.legend(fontsize=6, loc="upper right")
     return fig
+
+
+def _tile(imgs, rows: int, cols: int):
+    """`(n, H, W)` images in [-1, 1] as one `(rows·(H+1) − 1, cols·(W+1) − 1)` picture, row by row, with
+    1-pixel white gaps (the digits' background is black); missing images stay white."""
+    import numpy as np
+
+    h, w = imgs.shape[1:]
+    out = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1))
+    for k, im in enumerate(imgs[: rows * cols]):
+        r, c = divmod(k, cols)
+        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = im
+    return out
 
 
 def landscape_figures(result) -> dict:
