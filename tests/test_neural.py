@@ -261,7 +261,7 @@ def test_quadratic_game_linear_discriminator_converges(linear_run):
     assert np.abs(expect.imag).max() > 0.3  # the parameter dynamics spiral in: rotation + attraction
 
 
-# A compile by XLA, or one read from the persistent cache (tests/conftest.py): either is a program not reused.
+# A compile by XLA, or one read from a persistent cache where one is on: either is a program not reused.
 _COMPILES = ("/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_retrieval_time_sec")
 
 

@@ -279,7 +279,7 @@ def test_optimizer_hyperparameters_sweep_without_recompiling():
 
 
 class _CompileCounter:
-    # A compile by XLA, or one read from the persistent cache (tests/conftest.py).
+    # A compile by XLA, or one read from a persistent cache where one is on.
     EVENTS = ("/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_retrieval_time_sec")
 
     def __init__(self):
