@@ -69,8 +69,8 @@ def _static(field: Callable):
     return field
 
 
-@functools.partial(jax.jit, static_argnames="field")
-def _segment_cosines(field, start, end, alphas):
+def _cosines_along(field, start, end, alphas):
+    """`cos(v(θ_α), end − start)` at each of `alphas` (traced inside the caller's program)."""
     s, unravel = ravel_pytree(start)
     delta = ravel_pytree(end)[0] - s
 
@@ -79,6 +79,9 @@ def _segment_cosines(field, start, end, alphas):
         return cosine(v, delta)
 
     return jax.vmap(one)(alphas)
+
+
+_segment_cosines = jax.jit(_cosines_along, static_argnames="field")
 
 
 @functools.partial(jax.jit, static_argnames=("field", "m"))
@@ -386,7 +389,9 @@ def _path_angle_jit(program: ProgramKey, cfg: RunConfig, n: int, st: TrainState,
         td, tg = theta
         return field_parts(gan, td, tg, st.sd, st.sg, batch)
 
-    return path_angle(v, unravel(start_flat), unravel(end_flat), n)
+    # The field is a closure over this trace: traced here, not through `path_angle`'s cache of programs.
+    alphas = jnp.linspace(0.0, 1.0, n, dtype=start_flat.dtype)
+    return alphas, _cosines_along(v, unravel(start_flat), unravel(end_flat), alphas)
 
 
 _PATH_ANGLE_PROGRAMS = ProgramCache(_path_angle_jit)
