@@ -144,16 +144,20 @@ def test_tiny_run_table_and_findings(tiny):
 
 
 def test_image_samples_tile_row_by_row_with_white_gaps():
-    from jaxgan.plotting.landscape import _tile
+    from jaxgan.plotting._common import image_mosaic
 
     imgs = np.arange(5 * 2 * 2, dtype=float).reshape(5, 2, 2) / 100  # five 2×2 images on a 2 × 3 tile
-    t = _tile(imgs, 2, 3)
-    assert t.shape == (2 * 3 - 1, 3 * 3 - 1)
+    imgs[0, 0, 0] = 7.0  # clipped to 1
+    t = image_mosaic(imgs, 2, 3, background=1.0)
+    assert t.shape == (2 * 4, 3 * 4)
+    want = np.clip(imgs, -1, 1)
     for k in range(5):
         r, c = divmod(k, 3)
-        np.testing.assert_array_equal(t[3 * r:3 * r + 2, 3 * c:3 * c + 2], imgs[k])
-    assert np.all(t[2, :] == 1.0) and np.all(t[:, 2] == 1.0) and np.all(t[:, 5] == 1.0)  # the gaps
-    assert np.all(t[3:, 6:] == 1.0)  # the sixth place, empty
+        np.testing.assert_array_equal(t[4 * r + 1:4 * r + 3, 4 * c + 1:4 * c + 3], want[k])
+    for i in (0, 3, 4, 7):  # every image's one-pixel frame
+        assert np.all(t[i, :] == 1.0) and np.all(t[:, i] == 1.0)
+    assert np.all(t[4:, 8:] == 1.0)  # the sixth place, empty
+    assert np.all(image_mosaic(imgs, 2, 3, background=-1.0)[4:, 8:] == -1.0)
 
 
 def test_check_verdicts_from_rows():

@@ -27,6 +27,19 @@ def new_axes(ax=None, figsize=(5.0, 4.0)):
     return ax
 
 
+def image_mosaic(images, rows: int, cols: int, *, background: float):
+    """`(n, H, W)` images in [-1, 1] (clipped) as one `(rows·(H+2), cols·(W+2))` picture, row by row, each
+    image framed by one pixel of `background` (so that neighbours stand apart); empty places are
+    `background` too. Pick `background` to show as white in the colour map drawn with."""
+    import numpy as np
+
+    imgs = np.clip(np.asarray(images, np.float64), -1.0, 1.0)[: rows * cols]
+    h, w = imgs.shape[1:]
+    cells = np.full((rows * cols, h + 2, w + 2), float(background))
+    cells[: len(imgs), 1:-1, 1:-1] = imgs
+    return cells.reshape(rows, cols, h + 2, w + 2).transpose(0, 2, 1, 3).reshape(rows * (h + 2), cols * (w + 2))
+
+
 def axis_label(field, i: int) -> str:
     """The axis label of coordinate `i` of `field` ("D (discriminator)", "p_g (generator density)" for
     the pointwise field's coordinates; the field's own label otherwise)."""

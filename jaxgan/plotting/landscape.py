@@ -5,7 +5,7 @@ point, each player's loss-Hessian extreme eigenvalues, and the generated samples
 from __future__ import annotations
 
 from .._checks import bad_type
-from ._common import CONFIG_COLOURS
+from ._common import CONFIG_COLOURS, image_mosaic
 
 __all__ = ["landscape_eigenvalues", "landscape_path_angle", "landscape_hessians", "landscape_samples",
            "landscape_figures"]
@@ -169,7 +169,8 @@ def landscape_samples(result, *, n: int = 512):
         ok = np.flatnonzero(r.ok)
         if images:  # (H, W, C): a 4 × 8 tile of the first seed's samples
             if ok.size:
-                ax.imshow(_tile(np.asarray(r.end.samples[ok[0]][:32, :, :, 0]), 4, 8), cmap="gray", vmin=-1, vmax=1)
+                tile = image_mosaic(np.asarray(r.end.samples[ok[0]][:32, :, :, 0]), 4, 8, background=1.0)
+                ax.imshow(tile, cmap="gray", vmin=-1, vmax=1)  # +1 is white in "gray"
             ax.set_axis_off()
             ax.set_title(f"{label}: samples of seed {r.result.seeds[ok[0]] if ok.size else '-'}", fontsize=9)
             continue
@@ -185,19 +186,6 @@ def landscape_samples(result, *, n: int = 512):
         ax.set_title(f"{label}: generated samples", fontsize=9)
         ax.legend(fontsize=6, loc="upper right")
     return fig
-
-
-def _tile(imgs, rows: int, cols: int):
-    """`(n, H, W)` images in [-1, 1] as one `(rows·(H+1) − 1, cols·(W+1) − 1)` picture, row by row, with
-    1-pixel white gaps (the digits' background is black); missing images stay white."""
-    import numpy as np
-
-    h, w = imgs.shape[1:]
-    out = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1))
-    for k, im in enumerate(imgs[: rows * cols]):
-        r, c = divmod(k, cols)
-        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = im
-    return out
 
 
 def landscape_figures(result) -> dict:

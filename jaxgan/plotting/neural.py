@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._checks import bad_type, check_choice, check_instance, check_int, where
 from ..errors import ArgumentError
-from ._common import CONFIG_COLOURS, new_axes
+from ._common import CONFIG_COLOURS, image_mosaic, new_axes
 from .portraits import phase_portrait
 
 __all__ = ["neural_distance_curves", "neural_d_over_time", "neural_eigenvalues", "neural_vs_pointwise",
@@ -331,10 +331,8 @@ def _samples_figure(experiment, acts, variants, seed: int, n_side: int = 6):
     fig, axes = plt.subplots(len(variants), len(acts) + 1, figsize=(2.5 * (len(acts) + 1), 2.75 * len(variants)),
                              constrained_layout=True, squeeze=False)
 
-    def mosaic(x):
-        x = np.clip(np.asarray(x, np.float64).reshape(n_side, n_side, 8, 8), -1, 1)
-        x = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-1)
-        return x.transpose(0, 2, 1, 3).reshape(n_side * 10, n_side * 10)
+    def mosaic(x):  # -1 is white in "gray_r"
+        return image_mosaic(np.asarray(x).reshape(n_side * n_side, 8, 8), n_side, n_side, background=-1.0)
 
     for k, label in enumerate(imgs):
         i, j = k % len(variants), k // len(variants)
