@@ -357,9 +357,11 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
     report = reporter("reproduce", progress, "reproduce", 3, unit="stage")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     remove_stale_temporaries(out)
-    tmp = temporary_path(out)
-    os.mkdir(tmp, 0o700)
+    tmp = temporary_path(out)  # this process's own name: removing it below never touches another's
     try:
+        # Inside the `try`: an interrupt that lands as the folder is made (Python raises it when the
+        # call returns) must still remove it.
+        os.mkdir(tmp, 0o700)
         # One thread: an interrupt (Ctrl-C, SIGTERM) must end the run at once, which a compilation
         # running on a second thread made unreliable under load (the test of interrupted runs hung).
         runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
@@ -373,8 +375,8 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         report(3, "stability table of every preset game written")
         _move_into(tmp, out)
     except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # first: nothing left behind, whatever happens next
         report.close()  # the bar's line ends before the traceback
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
 
