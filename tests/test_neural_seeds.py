@@ -78,6 +78,7 @@ def beside(tmp_path_factory):
     return {s: {k[len(f"s{s}_"):]: v for k, v in flat.items() if k.startswith(f"s{s}_")} for s in _BESIDE}
 
 
+@pytest.mark.xla_defaults
 def test_a_seed_runs_the_same_alone_or_beside_others_on_two_devices(alone, beside):
     """Seed 1 alone in a single-device process is seed 1 beside three other seeds, second in the batch,
     in a process whose two devices take two seeds each — bit for bit, every log, parameter and state."""
@@ -85,6 +86,7 @@ def test_a_seed_runs_the_same_alone_or_beside_others_on_two_devices(alone, besid
     _assert_same(alone, beside[1])
 
 
+@pytest.mark.xla_defaults
 def test_the_other_seeds_are_runs_of_their_own(alone, beside):
     """Seeds 0, 2 and 3 are runs of their own, not copies of seed 1's or of each other's."""
     for s in (0, 2, 3):

@@ -73,6 +73,7 @@ def test_basins_result_shapes_and_fractions(classic):
     assert np.all(r.step[r.fate == Fate.UNDECIDED] == -1) and np.all(r.step[r.fate != Fate.UNDECIDED] >= 0)
 
 
+@pytest.mark.xla_defaults
 def test_basins_agrees_with_simulate_start_by_start(classic):
     rng = np.random.default_rng(0)
     left = np.argwhere(classic.fate == Fate.LEFT_DOMAIN)[:4]
@@ -80,6 +81,7 @@ def test_basins_agrees_with_simulate_start_by_start(classic):
     _simulate_agrees(classic, "euler", 1e-2, 2048, idx)
 
 
+@pytest.mark.xla_defaults
 def test_last_block_may_be_shorter_than_check_every(classic):
     """steps = 600 with checks every 16: the last block has 8 steps, then a final check."""
     r = sweeps.basins(MINIMAX, D16, PG16, steps=600, lr=1e-2, **KW)
@@ -502,11 +504,12 @@ KILLED = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.xla_defaults  # long runs: XLA's default code is faster, and worth its compile
 def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
     """Killed (SIGKILL) after 3 of its 16 chunks, another process resumes the folder: the uninterrupted
     result. (Chunks of 256 starts: this file's kernel, compiled once here.)"""
     out = tmp_path / "chunks"
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("JAXGAN_TEST_XLA_FLAGS", ""))  # this process's XLA options
     proc = subprocess.Popen([sys.executable, "-c", KILLED, str(out)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

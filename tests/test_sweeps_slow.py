@@ -66,6 +66,7 @@ def test_sharded_over_four_devices_equals_one_device():
     assert "SHARDED-OK" in out.stdout
 
 
+@pytest.mark.xla_defaults  # a long run: XLA's default code is faster, and worth its compile
 def test_classic_fates_agree_with_numpy_reference_full_size(x64):
     """Issue item 6 at its stated size: 256 x 256 starts, 10 000 steps, float64. (Its 48 x 48 copy in
     test_sweeps.py went: the same assertions, a float64 kernel of its own to compile.)"""

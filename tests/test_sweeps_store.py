@@ -238,7 +238,7 @@ def test_swept_parameters_obey_their_constructors_rules():
 
 # ----------------------------------------------------------------------------- real processes (slow)
 
-ENV = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+ENV = dict(os.environ, XLA_FLAGS=os.environ.get("JAXGAN_TEST_XLA_FLAGS", ""))  # this process's XLA options
 D16, PG16 = (0.05, 0.95, 16), (0.05, 1.5, 16)
 KW16 = dict(steps=256, lr=0.01, chunk=16, check_every=16)  # 16 chunks
 
