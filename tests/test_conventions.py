@@ -112,3 +112,32 @@ def test_register_rule_makes_a_name_work_everywhere():
     assert 0.4 < jaxgan.max_stable_lr(MINIMAX, method="heun_test") < jaxgan.max_stable_lr(MINIMAX, method="rk4")
     with pytest.raises(ArgumentError, match="built-in"):
         register_rule(UpdateRule(lambda f, z: (), heun, "euler"))
+
+
+# ----------------------------------------------------------------------------- the test processes' XLA options
+# (tests/conftest.py): the suite compiles with cheaper XLA options; a test marked `xla_defaults` runs in a
+# child pytest under the caller's own XLA_FLAGS. Both halves are checked, so that a marked test can never
+# pass by running under the cheaper options.
+
+_OPTIONS = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimization_level=0")
+
+
+def test_the_test_processes_compile_with_the_cheaper_options():
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    if os.environ.get("JAXGAN_TEST_XLA_CHILD") or os.environ.get("JAXGAN_TEST_XLA_DEFAULTS", "") not in ("", "0"):
+        assert not set(_OPTIONS) & set(flags), flags
+    else:
+        assert set(_OPTIONS) <= set(flags), flags
+        assert os.environ["JAXGAN_TEST_XLA_FLAGS"].split() == list(_OPTIONS)
+
+
+@pytest.mark.xla_defaults
+def test_a_marked_test_runs_under_the_callers_own_xla_flags():
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    assert not set(_OPTIONS) & set(flags), flags
+    assert flags == os.environ["JAXGAN_TEST_USER_XLA_FLAGS"].split()
+    assert os.environ["JAXGAN_TEST_XLA_FLAGS"] == ""
