@@ -29,8 +29,8 @@ _BESIDE = [2, 1, 0, 3]  # on two devices: [2, 1] on the first, [0, 3] on the sec
 
 
 @pytest.fixture(scope="module")
-def alone():
-    """Seed 1 trained alone, in this (single-device) process."""
+def alone(started):
+    """Seed 1 trained alone, in this (single-device) process (while the child trains the others)."""
     return _seed_run(neural.train(_GAN, [1], **_RUN), 1)
 
 
@@ -65,14 +65,29 @@ np.savez({out!r}, **{{f"s{{s}}_{{k}}": v for s in t._BESIDE for k, v in t._seed_
 
 
 @pytest.fixture(scope="module")
-def beside(tmp_path_factory):
-    """`{seed: its run}` of seeds 2, 1, 0, 3 trained together in a child process with two (host)
-    devices, the seeds split over them."""
+def started(tmp_path_factory):
+    """The child process that trains seeds 2, 1, 0, 3 together on two (host) devices, started first so that
+    it runs while this process trains seed 1 alone: `(its output file, the process)`."""
     out = tmp_path_factory.mktemp("seeds") / "beside.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     code = _CHILD.format(tests=os.path.dirname(__file__), out=str(out))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        yield out, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def beside(started):
+    """`{seed: its run}` of seeds 2, 1, 0, 3 trained together in a child process with two (host)
+    devices, the seeds split over them."""
+    out, proc = started
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
     with np.load(out) as f:
         flat = dict(f)
     return {s: {k[len(f"s{s}_"):]: v for k, v in flat.items() if k.startswith(f"s{s}_")} for s in _BESIDE}
