@@ -24,8 +24,8 @@ os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
 
 # XLA:CPU options of the test processes (workers, notebook kernels, the commands and scripts they start):
 # the legacy elemental emitters in place of the fusion emitters, and backend optimisation level 0, which
-# together take about 45% off the suite's time, nearly all of it compiling (benchmarks/RESULTS.md, "the
-# test suite in session 14"). They change how XLA generates code, not what jaxgan computes: every
+# together take about a third off the suite's time (517 -> 347 s back to back on 2 cores), nearly all of it
+# compiling (benchmarks/RESULTS.md, "the test suite in session 14"). They change how XLA generates code, not what jaxgan computes: every
 # assertion with a tolerance holds under either. What they do change is the last bit of a number computed
 # by two differently shaped programs (a seed alone or in a batch, a start in `basins` or in `simulate`),
 # so the tests of those bit-for-bit guarantees, which hold under XLA's defaults (what a user runs), are

@@ -171,13 +171,11 @@ def linen_runs():
     for the test of seeds, which runs in a child pytest: tests/conftest.py, `xla_defaults`)."""
     gan = neural.GAN(data=neural.ring_of_8(radius=1.0, std=0.3), discriminator=_linen()(1),
                      generator=_nnx_generator, latent_dim=_LATENT, batch_size=8)
-    runs = {}
 
-    class Runs:
-        def __getitem__(self, seeds):
-            if seeds not in runs:
-                runs[seeds] = neural.train(gan, list(seeds), **_RUN)
-            return runs[seeds]
+    class Runs(dict):
+        def __missing__(self, seeds):
+            self[seeds] = neural.train(gan, list(seeds), **_RUN)
+            return self[seeds]
 
     return Runs()
 
