@@ -247,7 +247,7 @@ def _velocity(field, z):
     # A field's velocity, traced once per kind of field and dtype (JAX keeps the trace of a jitted function):
     # the Jacobians and the runs of every rule reuse it rather than run the field's Python again (the
     # regularisers' nested autodiff is slow to trace). `inline=True`: its equations are copied into each
-    # program as if traced there, so the programs, and their numbers to the last digit, are the same.
+    # program as if traced there, so the programs are those the field's own code would give.
     return field(z)
 
 
@@ -269,7 +269,16 @@ def _called_once(field: Field) -> Field:
                                  f.meta, f.param_rules), (field, None))
 
 
-@jax.jit
+# XLA options of the programs here, each run once or for a few thousand steps of a 2-D state: compiling is
+# all of their cost (in `table convergence` 56 runs took 28 s to compile and milliseconds to run). Backend
+# optimisation level 0 and XLA:CPU's elemental emitters compile them in about a third of the time; the
+# numbers are the same to rounding (a run that has reached rounding's floor, 1e-37 from the rest point, or
+# 3e-8 where the field's terms cancel, ends on other digits than `simulate`'s; every verdict and fate is
+# the same). Other backends ignore the CPU option.
+_QUICK = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+@functools.partial(jax.jit, compiler_options=_QUICK)
 def _at_points(fields, points):
     """Each field's velocity and Jacobian at its point: one program for every case."""
     return tuple((f(p), jacobian(f, p)) for f, p in zip(fields, points))
@@ -282,7 +291,7 @@ def _to_f64(leaf):
 
 class RestLinearisation(NamedTuple):
     """A field at its rest point (`rest_linearisations`): `report`, what `analyze(field)` gives (the
-    same Jacobian, to the sign of its zeros); `linear` and `linear64`, the linearisation `v(z) = J·(z - z*)`
+    same Jacobian, to rounding: compiled with the table's quick XLA options); `linear` and `linear64`, the linearisation `v(z) = J·(z - z*)`
     as a field in the working float and in float64 (for `max_stable_lr`'s float64 search)."""
 
     report: StabilityReport
@@ -330,12 +339,17 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
     return out
 
 
+# `simulate`'s run (the same function), compiled with the table's options.
+_simulate_one = jax.jit(_simulate_jit.__wrapped__, static_argnames=("rule", "n_saves", "save_every"),
+                        compiler_options=_QUICK)
+
+
 def _simulate_many(fields, z0, lr, *, rule, n_saves, save_every):
     return jax.vmap(lambda f, z: _simulate_jit(f, z, lr, rule=rule, n_saves=n_saves, save_every=save_every))(fields, z0)
 
 
-# `simulate`'s compiled run over a stack of cases of one kind (a leading case axis on the fields and starts).
-_simulate_many = jax.jit(_simulate_many, static_argnames=("rule", "n_saves", "save_every"))
+# `simulate`'s run over a stack of cases of one kind (a leading case axis on the fields and starts).
+_simulate_many = jax.jit(_simulate_many, static_argnames=("rule", "n_saves", "save_every"), compiler_options=_QUICK)
 
 # Threads that run (and so compile) the table's runs at once: compiling is most of the table's time.
 _WORKERS = max(2, min(4, os.cpu_count() or 1))
@@ -346,9 +360,8 @@ class _Runs:
 
     One compiled program per update rule and kind (tree structure) of field: the cases of one kind are
     stacked (`jax.tree.map(jnp.stack)`: their numbers are traced leaves) and vmapped; a case alone of its
-    kind runs `simulate`'s own compiled loop, so its numbers are `simulate`'s to the last digit. (One
-    program for every kind would compile little faster, and XLA compiles a loop in a larger program a
-    little otherwise: a run that decays to 1e-37 would end on other digits.)
+    kind runs `simulate`'s own loop. Both compile with the table's quick XLA options (`_QUICK`): the same
+    numbers as `simulate`'s to rounding. (One program for every kind compiled only a third faster.)
     """
 
     def __init__(self, fn, cases, start, lr, steps, save_every):
@@ -370,7 +383,7 @@ class _Runs:
     def __call__(self, method, g: int) -> list:
         rule, lr = method_args(method, self.lr, fn="simulate")
         group = self.groups[g]
-        run = _simulate_jit if len(group) == 1 else _simulate_many
+        run = _simulate_one if len(group) == 1 else _simulate_many
         path, status, _ = run(self.fields[g], self.starts[g], lr.astype(self.dtype), rule=rule,
                               n_saves=self.n_saves, save_every=self.save_every)
         path, status = np.asarray(path), np.asarray(status)
