@@ -291,8 +291,9 @@ def _to_f64(leaf):
 
 class RestLinearisation(NamedTuple):
     """A field at its rest point (`rest_linearisations`): `report`, what `analyze(field)` gives (the
-    same Jacobian, to rounding: compiled with the table's quick XLA options); `linear` and `linear64`, the linearisation `v(z) = J·(z - z*)`
-    as a field in the working float and in float64 (for `max_stable_lr`'s float64 search)."""
+    same Jacobian, to rounding: compiled with the table's quick XLA options); `linear` and `linear64`, the
+    linearisation `v(z) = J·(z - z*)` as a field in the working float and in float64 (for `max_stable_lr`'s
+    float64 search)."""
 
     report: StabilityReport
     linear: Field

@@ -71,14 +71,15 @@ def started(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeds") / "beside.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     code = _CHILD.format(tests=os.path.dirname(__file__), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    err = out.with_suffix(".stderr")  # a file, not a pipe: a full pipe would stall the child while we train
+    with open(err, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=fh)
     try:
         yield out, proc
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +87,8 @@ def beside(started):
     """`{seed: its run}` of seeds 2, 1, 0, 3 trained together in a child process with two (host)
     devices, the seeds split over them."""
     out, proc = started
-    _, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr[-3000:]
+    proc.wait(timeout=600)
+    assert proc.returncode == 0, out.with_suffix(".stderr").read_text()[-3000:]
     with np.load(out) as f:
         flat = dict(f)
     return {s: {k[len(f"s{s}_"):]: v for k, v in flat.items() if k.startswith(f"s{s}_")} for s in _BESIDE}
