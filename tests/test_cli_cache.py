@@ -90,6 +90,58 @@ def test_foreign_and_corrupted_entries_are_compiled_afresh(filled, tmp_path):
     assert all(after[name] == b"not an executable" * 7 for name in corrupt)  # JAX never overwrites an entry
 
 
+# A slow disk: each entry is written in two halves, 0.5 s apart, while another thread compiles the same
+# program and looks it up. Unlocked, that thread reads the first half ("incomplete or truncated stream").
+_SLOW_DISK_RACE = """
+import pathlib, sys, threading, time, warnings
+import jax, jax.numpy as jnp
+from jaxgan.cli._cache import compilation_cache
+
+from jax._src import path as jax_path  # the class of JAX's cache paths (etils' epath where installed)
+
+write_bytes = jax_path.Path.write_bytes
+def slow_write(path, data):
+    if not path.name.endswith("-cache"):
+        return write_bytes(path, data)
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2]); f.flush(); time.sleep(0.5); f.write(data[len(data) // 2:])
+    return len(data)
+jax_path.Path.write_bytes = slow_write
+
+def make():  # a new function each call, the same program: found only in the persistent cache
+    def program(x):
+        for i in range(20):
+            x = jnp.sin(x) @ x + i
+        return x
+    return program
+
+folder = pathlib.Path(sys.argv[1])
+with compilation_cache(True), warnings.catch_warnings(record=True) as said:
+    warnings.simplefilter("always")
+    x = jnp.ones((8, 8))
+    first = threading.Thread(target=lambda: jax.jit(make())(x).block_until_ready())
+    first.start()
+    while not any(p.name.startswith("jit_program-") for p in folder.iterdir()):  # its first half is on disk
+        time.sleep(0.005)
+    again = jax.jit(make())(x)  # looks the program up
+    first.join()
+print(float(again.sum()), len(said))
+"""
+
+
+def test_threads_never_read_an_entry_still_being_written(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JAXGAN_", "JAX_"))}
+    environ.update({"JAXGAN_CACHE_DIR": str(folder), "JAX_PLATFORMS": "cpu"})
+    run = subprocess.run([sys.executable, "-c", _SLOW_DISK_RACE, str(folder)], capture_output=True, text=True,
+                         env=environ, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""  # no "entry that cannot be read"
+    assert run.stdout.split()[1] == "0"
+    assert len([name for name in entries(folder) if name.startswith("jit_program-")]) == 1
+
+
 def test_no_cache_leaves_the_folder_alone(filled, tmp_path, capsys, monkeypatch):
     # In this process (`--no-cache` leaves `jax.config` alone, which the test checks): the same output
     # as the run that filled the cache, and no folder.

@@ -7,7 +7,12 @@ command loads its programs instead of compiling them again:
 - the folder: `$JAXGAN_CACHE_DIR`, else `$XDG_CACHE_HOME/jaxgan/jax-cache`, else
   `~/.cache/jaxgan/jax-cache` (created, private to the user, when missing);
 - off with the global flag `--no-cache` or `JAXGAN_NO_CACHE=1` in the environment;
-- every program is kept, however small or quick to compile (jaxgan compiles many small ones).
+- every program is kept, however small or quick to compile (jaxgan compiles many small ones);
+- at most `MAX_SIZE_BYTES` (4 GiB): past it JAX removes the entries used least recently. The bound
+  is also what makes JAX read and write each entry under a file lock (`filelock`), so that threads
+  or processes that compile the same program at once never read an entry another is still writing.
+  JAX keeps a last-use stamp (`<key>-atime`) beside each entry; entries without one (written by an
+  earlier jaxgan, or copied in) are stamped when the command starts.
 
 Bad input: a folder that cannot be created or written into is one warning line on stderr, and
 the command runs without the cache. JAX keys each entry by the program, the jax and jaxlib
@@ -26,6 +31,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 import warnings
 from typing import Iterator, Mapping
 
@@ -37,6 +43,9 @@ ENV_OFF = "JAXGAN_NO_CACHE"
 #: Kept whatever its compile time or size: a program that took 0.02 s to compile loads in ~1 ms.
 MIN_COMPILE_TIME_S = 0.0
 MIN_ENTRY_SIZE_BYTES = -1  # JAX's "no size threshold"
+#: The folder's bound. Without a bound JAX writes entries unlocked: a cold `jaxgan table convergence`, whose
+#: threads compiled two identical programs at once, read one half written ("incomplete or truncated stream").
+MAX_SIZE_BYTES = 4 * 2**30
 
 # JAX's own warning for an entry it could not read or write (jax._src.compiler); one line of ours instead.
 _JAX_ENTRY_ERRORS = ("Error reading persistent compilation cache entry",
@@ -104,6 +113,32 @@ def _entry_errors_as_one_line(path: str) -> Iterator[None]:
         warnings.showwarning = previous
 
 
+def _stamp_unstamped_entries(path: str) -> bool:
+    """Give every entry of the folder JAX's last-use stamp if it has none (entries an earlier jaxgan
+    wrote without a bound, or copied in): with a bound JAX reads the stamp of every entry
+    before it writes one, and an entry without a stamp would make every write fail. Returns whether
+    the bound can be used (False where this JAX keeps its entries otherwise, or the folder is not ours
+    to write: the cache then runs unbounded, as before)."""
+    try:
+        from jax._src import lru_cache  # JAX's file names: `<key>-cache` and `<key>-atime`
+
+        entry, stamp = lru_cache._CACHE_SUFFIX, lru_cache._ATIME_SUFFIX
+        import filelock  # noqa: F401  (JAX's lock)
+    except (ImportError, AttributeError):
+        return False
+    now = time.time_ns().to_bytes(8, "little")  # JAX's stamp: nanoseconds, 8 bytes little-endian
+    try:
+        names = set(os.listdir(path))
+        for name in names:
+            key = name[: -len(entry)]
+            if name.endswith(entry) and key + stamp not in names:
+                with open(os.path.join(path, key + stamp), "wb") as f:
+                    f.write(now)
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def compilation_cache(enabled: bool, environ: Mapping[str, str] | None = None) -> Iterator[str | None]:
     """Inside: JAX's persistent compilation cache on, in `cache_dir()`, unless `enabled` is False or
@@ -127,6 +162,8 @@ def compilation_cache(enabled: bool, environ: Mapping[str, str] | None = None) -
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", MIN_ENTRY_SIZE_BYTES)
+    if _stamp_unstamped_entries(path):
+        jax.config.update("jax_compilation_cache_max_size", MAX_SIZE_BYTES)
     # Not XLA's GPU autotuning cache beside it: its path enters every entry's key (the folder could not be
     # moved or copied without missing every entry), and a cache hit skips autotuning anyway.
     jax.config.update("jax_persistent_cache_enable_xla_caches", "none")
