@@ -28,6 +28,7 @@ only; do not point `JAXGAN_CACHE_DIR` at a folder others can write to.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -123,8 +124,9 @@ def _stamp_unstamped_entries(path: str) -> bool:
         from jax._src import lru_cache  # JAX's file names: `<key>-cache` and `<key>-atime`
 
         entry, stamp = lru_cache._CACHE_SUFFIX, lru_cache._ATIME_SUFFIX
-        import filelock  # noqa: F401  (JAX's lock)
     except (ImportError, AttributeError):
+        return False
+    if importlib.util.find_spec("filelock") is None:  # JAX's lock
         return False
     now = time.time_ns().to_bytes(8, "little")  # JAX's stamp: nanoseconds, 8 bytes little-endian
     try:
