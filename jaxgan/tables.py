@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import fields as _fields
+from . import _exported, fields as _fields
 from ._checks import bad_value, check_float, check_instance, check_int, check_memory
 from ._format import eigenvalues_text, lr_text
 from .dynamics import get_rule, method_args
@@ -189,7 +189,7 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
     with reporter(fn, progress, fn, len(cases) * len(rules), unit="row") as report, \
             ThreadPoolExecutor(_WORKERS) as pool:
         # The runs compile on worker threads (XLA lets go of the GIL), while this one analyses the rest points.
-        pending = {pool.submit(runs, method, g): (method, g) for method in rules for g in range(len(runs.groups))}
+        pending = {pool.submit(runs, method): method for method in rules}
         try:
             lins = rest_linearisations([c.field for c in cases], fn=fn)
             reps = [lin.report for lin in lins]
@@ -197,7 +197,7 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
             lr_a = [max_stable_lr(lin.linear64, method="alternating") for lin in lins]
             cells = {}
             for future in as_completed(pending):
-                method, g = pending[future]
+                method = pending[future]
                 for k, (path, status) in future.result():
                     case, rep, rest = cases[k], reps[k], np.asarray(reps[k].point)
                     linear = _LINEARISABLE.get(method.name) is method
@@ -300,6 +300,15 @@ class RestLinearisation(NamedTuple):
     linear64: Field
 
 
+def _jacobians64(fields, points) -> list:
+    """Each field's Jacobian at its point, in float64 (x64 on in this thread only)."""
+    with jax.enable_x64(True):
+        at64 = _exported.call("tables.at_points", _at_points,
+                              (tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields),
+                               tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points)), {}, _QUICK)
+        return [np.asarray(j, np.float64) for _, j in at64]
+
+
 def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisations") -> list[RestLinearisation]:
     """Each field's analysis and linearisation at its rest point, compiled once for all the fields.
 
@@ -320,14 +329,14 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
         if f.rest_point is None:
             analyze(f)  # raises: no rest point
     points = tuple(jnp.asarray(f.rest_point, jnp.result_type(float)) for f in fields)
-    at = _at_points(tuple(_called_once(f) for f in fields), points)
-    for f, (v, jac) in zip(fields, at):
-        if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
-            analyze(f)  # raises, saying what is not finite where
-    with jax.enable_x64(True):
-        at64 = _at_points(tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields),
-                          tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points))
-        jac64 = [np.asarray(j, np.float64) for _, j in at64]
+    with ThreadPoolExecutor(1) as pool:  # the float64 Jacobians on a thread of their own: loading and
+        jac64 = pool.submit(_jacobians64, fields, points)  # lowering two programs at once halves the wait
+        at = _exported.call("tables.at_points", _at_points, (tuple(_called_once(f) for f in fields), points), {},
+                            _QUICK)
+        for f, (v, jac) in zip(fields, at):
+            if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
+                analyze(f)  # raises, saying what is not finite where
+        jac64 = jac64.result()
     out = []
     for f, p, (v, jac), j64 in zip(fields, points, at, jac64):
         jac = np.asarray(jac)
@@ -340,29 +349,32 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
     return out
 
 
-# `simulate`'s run (the same function), compiled with the table's options.
-_simulate_one = jax.jit(_simulate_jit.__wrapped__, static_argnames=("rule", "n_saves", "save_every"),
-                        compiler_options=_QUICK)
+def _simulate_groups(fields, starts, lr, *, rule, n_saves, save_every):
+    """`simulate`'s run of every group of cases: `fields[g]` one field (`starts[g]`: `(n,)`) or a stack of
+    fields of one kind (`starts[g]`: `(k, n)`, vmapped). Returns a `(path, status, exit_step)` per group."""
+    def run(field, z):
+        return _simulate_jit(field, z, lr, rule=rule, n_saves=n_saves, save_every=save_every)
+
+    return tuple(run(f, z) if z.ndim == 1 else jax.vmap(run)(f, z) for f, z in zip(fields, starts))
 
 
-def _simulate_many(fields, z0, lr, *, rule, n_saves, save_every):
-    return jax.vmap(lambda f, z: _simulate_jit(f, z, lr, rule=rule, n_saves=n_saves, save_every=save_every))(fields, z0)
+# One program per update rule for every case, compiled with the table's options (`simulate`'s own loop
+# inside). One program per rule and kind compiled a third slower in all (56 programs for the default table).
+_simulate_groups = jax.jit(_simulate_groups, static_argnames=("rule", "n_saves", "save_every"),
+                           compiler_options=_QUICK)
 
-
-# `simulate`'s run over a stack of cases of one kind (a leading case axis on the fields and starts).
-_simulate_many = jax.jit(_simulate_many, static_argnames=("rule", "n_saves", "save_every"), compiler_options=_QUICK)
-
-# Threads that run (and so compile) the table's runs at once: compiling is most of the table's time.
+# Threads that run (and so compile) the table's runs at once, one update rule each.
 _WORKERS = max(2, min(4, os.cpu_count() or 1))
 
 
 class _Runs:
-    """The table's runs: `runs(method, g)` -> `[(case index, (path, status))]` for the `g`-th kind of case.
+    """The table's runs: `runs(method)` -> `[(case index, (path, status))]` for every case.
 
-    One compiled program per update rule and kind (tree structure) of field: the cases of one kind are
-    stacked (`jax.tree.map(jnp.stack)`: their numbers are traced leaves) and vmapped; a case alone of its
-    kind runs `simulate`'s own loop. Both compile with the table's quick XLA options (`_QUICK`): the same
-    numbers as `simulate`'s to rounding. (One program for every kind compiled only a third faster.)
+    One compiled program per update rule (`_simulate_groups`): the cases of one kind (tree structure)
+    of field are stacked (`jax.tree.map(jnp.stack)`: their numbers are traced leaves) and vmapped; a case
+    alone of its kind runs `simulate`'s own loop. Compiled with the table's quick XLA options (`_QUICK`):
+    the same numbers as `simulate`'s to rounding. Through the program store where one is on
+    (`jaxgan._exported`: the `jaxgan` command's).
     """
 
     def __init__(self, fn, cases, start, lr, steps, save_every):
@@ -376,21 +388,25 @@ class _Runs:
         for k, c in enumerate(cases):
             kinds.setdefault(jax.tree_util.tree_structure(c.field), []).append(k)
         self.groups = list(kinds.values())
-        self.fields = [_called_once(cases[g[0]].field) if len(g) == 1 else
-                       _called_once(jax.tree_util.tree_map(lambda *x: jnp.stack(x), *(cases[k].field for k in g)))
-                       for g in self.groups]
-        self.starts = [z0[g[0]] if len(g) == 1 else jnp.stack([z0[k] for k in g]) for g in self.groups]
+        self.fields = tuple(
+            _called_once(cases[g[0]].field) if len(g) == 1 else
+            _called_once(jax.tree_util.tree_map(lambda *x: jnp.stack(x), *(cases[k].field for k in g)))
+            for g in self.groups)
+        self.starts = tuple(z0[g[0]] if len(g) == 1 else jnp.stack([z0[k] for k in g]) for g in self.groups)
 
-    def __call__(self, method, g: int) -> list:
+    def __call__(self, method) -> list:
         rule, lr = method_args(method, self.lr, fn="simulate")
-        group = self.groups[g]
-        run = _simulate_one if len(group) == 1 else _simulate_many
-        path, status, _ = run(self.fields[g], self.starts[g], lr.astype(self.dtype), rule=rule,
-                              n_saves=self.n_saves, save_every=self.save_every)
-        path, status = np.asarray(path), np.asarray(status)
-        if len(group) == 1:
-            return [(group[0], (path, status))]
-        return [(k, (path[i], status[i])) for i, k in enumerate(group)]
+        out = _exported.call("tables.simulate_groups", _simulate_groups,
+                             (self.fields, self.starts, lr.astype(self.dtype)),
+                             dict(rule=rule, n_saves=self.n_saves, save_every=self.save_every), _QUICK)
+        rows = []
+        for group, (path, status, _) in zip(self.groups, out):
+            path, status = np.asarray(path), np.asarray(status)
+            if len(group) == 1:
+                rows.append((group[0], (path, status)))
+            else:
+                rows.extend((k, (path[i], status[i])) for i, k in enumerate(group))
+        return rows
 
 
 def _step_rules(fn: str, methods) -> list:

@@ -90,6 +90,26 @@ def test_foreign_and_corrupted_entries_are_compiled_afresh(filled, tmp_path):
     assert all(after[name] == b"not an executable" * 7 for name in corrupt)  # JAX never overwrites an entry
 
 
+TABLE = ["table", "convergence", "--game", "bilinear", "--steps", "400", "--quiet"]
+
+
+def test_the_table_keeps_its_programs_traced_and_a_warm_run_loads_them(tmp_path, capsys):
+    # The program store (`jaxgan._exported`) in the cache folder: the cold run exports and writes the
+    # table's programs, the warm run loads them (and writes nothing), both print what the library prints.
+    folder = tmp_path / "c"
+    cold = jaxgan(TABLE, folder)
+    assert cold.returncode == 0 and cold.stderr == "", cold.stderr
+    programs = {p.relative_to(folder): p.read_bytes() for p in (folder / _cache.PROGRAMS).rglob("*.exported")}
+    assert len(programs) == 4 + 2  # a program per update rule for the runs; the Jacobians in float32 and float64
+    before = entries(folder)
+    warm = jaxgan(TABLE, folder)
+    assert warm.returncode == 0 and warm.stderr == "" and warm.stdout == cold.stdout
+    assert entries(folder) == before
+    assert {p.relative_to(folder): p.read_bytes() for p in (folder / _cache.PROGRAMS).rglob("*.exported")} == programs
+    assert cli.main(TABLE) == 0  # in this process: no cache, no store
+    assert capsys.readouterr().out == cold.stdout
+
+
 # A slow disk: each entry is written in two halves, 0.5 s apart, while another thread compiles the same
 # program and looks it up. Unlocked, that thread reads the first half ("incomplete or truncated stream").
 _SLOW_DISK_RACE = """

@@ -43,10 +43,10 @@ def cases():
 
 
 def test_the_batched_table_equals_one_case_at_a_time(cases):
-    stacked_before = tables._simulate_many._cache_size()
+    before = tables._simulate_groups._cache_size()
     rows = tables.convergence_table(cases, METHODS, lr=LR, steps=STEPS, n_saves=N_SAVES, progress=False)
-    # The two R1 cases ran stacked: one program per rule for both.
-    assert tables._simulate_many._cache_size() - stacked_before == len(METHODS)
+    # One program per rule for all the cases (the two R1 cases stacked, the SGA case alone).
+    assert tables._simulate_groups._cache_size() - before == len(METHODS)
     assert [(r.regulariser, r.method) for r in rows] == [(c.regulariser, m) for c in cases for m in METHODS]
     for row, (case, method) in zip(rows, [(c, m) for c in cases for m in METHODS]):
         want = one_case(case, method)

@@ -12,7 +12,10 @@ command loads its programs instead of compiling them again:
   is also what makes JAX read and write each entry under a file lock (`filelock`), so that threads
   or processes that compile the same program at once never read an entry another is still writing.
   JAX keeps a last-use stamp (`<key>-atime`) beside each entry; entries without one (written by an
-  earlier jaxgan, or copied in) are stamped when the command starts.
+  earlier jaxgan, or copied in) are stamped when the command starts;
+- beside JAX's entries, in `jaxgan-programs/`, a program store (`jaxgan._exported`): the programs of
+  `table convergence` and the rest-point analyses kept already traced, so that a warm run skips
+  tracing them as well as compiling them.
 
 Bad input: a folder that cannot be created or written into is one warning line on stderr, and
 the command runs without the cache. JAX keys each entry by the program, the jax and jaxlib
@@ -40,6 +43,8 @@ __all__ = ["ENV_DIR", "ENV_OFF", "cache_dir", "cache_disabled", "compilation_cac
 
 ENV_DIR = "JAXGAN_CACHE_DIR"
 ENV_OFF = "JAXGAN_NO_CACHE"
+#: The program store's folder inside the cache folder (`jaxgan._exported`: programs kept traced).
+PROGRAMS = "jaxgan-programs"
 
 #: Kept whatever its compile time or size: a program that took 0.02 s to compile loads in ~1 ms.
 MIN_COMPILE_TIME_S = 0.0
@@ -161,6 +166,8 @@ def compilation_cache(enabled: bool, environ: Mapping[str, str] | None = None) -
         return
     import jax
 
+    from .. import _exported
+
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", MIN_ENTRY_SIZE_BYTES)
@@ -169,5 +176,5 @@ def compilation_cache(enabled: bool, environ: Mapping[str, str] | None = None) -
     # Not XLA's GPU autotuning cache beside it: its path enters every entry's key (the folder could not be
     # moved or copied without missing every entry), and a cache hit skips autotuning anyway.
     jax.config.update("jax_persistent_cache_enable_xla_caches", "none")
-    with _entry_errors_as_one_line(path):
+    with _entry_errors_as_one_line(path), _exported.using(os.path.join(path, PROGRAMS), _warn):
         yield path
