@@ -8,7 +8,8 @@ are slow to trace, that was most of a warm run. A store keeps each program's Sta
 
 - jaxgan's own source (every `.py` file of the package, hashed once per process), the jax and jaxlib
   versions (together: the folder's *salt*);
-- the default backend, whether x64 is on, the XLA options the program compiles with;
+- the default backend, JAX's settings that change a traced program (x64, matmul precision, dtype
+  promotion, the random bits' implementation, NaN checks), the XLA options it compiles with;
 - the program's name, its static arguments, its arguments' tree structure (with the addresses of
   functions removed) and their types (shape, dtype, weak type).
 
@@ -45,6 +46,11 @@ __all__ = ["ProgramStore", "call", "using", "active", "available"]
 _SUFFIX = ".exported"
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # a function's repr: its name stays, its address goes
 _active: "ProgramStore | None" = None  # process-wide: the table's runs call from worker threads
+# JAX's settings that change what a traced program is (its numbers' types, its matmuls' precision, its
+# random bits, its checks): part of every key.
+_SETTINGS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_dtype_promotion",
+             "jax_numpy_rank_promotion", "jax_default_prng_impl", "jax_threefry_partitionable", "jax_debug_nans",
+             "jax_debug_infs")
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,7 +114,8 @@ class ProgramStore:
         """The entry's key (a hex digest) for `name` called on `args` with `static` and `compiler_options`."""
         leaves, tree = jax.tree_util.tree_flatten(args)
         parts = [name, _portable(tree), _portable(sorted(static.items())), _portable(sorted(compiler_options.items())),
-                 jax.default_backend(), str(jax.config.jax_enable_x64), *(str(jax.typeof(x)) for x in leaves)]
+                 jax.default_backend(), *(f"{name}={getattr(jax.config, name, None)}" for name in _SETTINGS),
+                 *(str(jax.typeof(x)) for x in leaves)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
     def _load(self, path: str):
@@ -179,7 +186,7 @@ def call(name: str, fn, args: tuple, static: Mapping[str, Any] | None = None,
     """
     static = {} if static is None else dict(static)
     store = _active
-    if store is None:
+    if store is None or jax.config.jax_disable_jit:  # nothing compiled: nothing to keep
         return fn(*args, **static)
     return store.call(name, fn, args, static, compiler_options or {})
 

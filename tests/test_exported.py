@@ -100,6 +100,8 @@ def test_another_shape_or_setting_is_another_program(stored, tmp_path):
               store.key("tables.at_points", args, {}, {}),
               store.key("tables.at_points", ((tables._called_once(jaxgan.fields.r2(jaxgan.fields.dirac_gan(), 0.3)),),
                                              (z,)), {}, tables._QUICK)]
+    with jax.default_matmul_precision("highest"):
+        others.append(store.key("tables.at_points", args, {}, tables._QUICK))
     with jax.enable_x64(True):
         others.append(store.key("tables.at_points", ((tables._called_once(jax.tree_util.tree_map(
             tables._to_f64, field)),), (jnp.ones(2, jnp.float64),)), {}, tables._QUICK))
