@@ -159,7 +159,12 @@ class ProgramStore:
                 def flat(*leaves):
                     return plain(*jax.tree_util.tree_unflatten(tree, leaves), **static)
 
-                exported = jax.export.export(jax.jit(flat))(*leaves)
+                try:
+                    exported = jax.export.export(jax.jit(flat))(*leaves)
+                except Exception:  # noqa: BLE001 -- e.g. a host callback, which jax.export refuses: not kept
+                    with self._lock:
+                        self._callers[key] = caller = functools.partial(_plain_call, fn, tree, static)
+                    return caller(*leaves)
                 if self._prepared:
                     self._save(path, exported)
             # This process runs what a later one will load: the same program, and its executable is
@@ -168,6 +173,10 @@ class ProgramStore:
             with self._lock:
                 caller = self._callers.setdefault(key, caller)
         return caller(*jax.tree_util.tree_leaves(args))
+
+
+def _plain_call(fn, tree, static, *leaves):
+    return fn(*jax.tree_util.tree_unflatten(tree, leaves), **static)
 
 
 def active() -> ProgramStore | None:

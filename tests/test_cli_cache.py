@@ -111,23 +111,46 @@ def test_the_table_keeps_its_programs_traced_and_a_warm_run_loads_them(tmp_path,
     assert capsys.readouterr().out == cold.stdout
 
 
-# A slow disk: each entry is written in two halves, 0.5 s apart, while another thread compiles the same
-# program and looks it up. Unlocked, that thread reads the first half ("incomplete or truncated stream").
+# A slow disk: each file written in the cache folder is written in two halves, 0.5 s apart, whichever way
+# it is written (JAX's `write_bytes`, `open`, `os.fdopen`), while another thread compiles the same program
+# and looks it up. An entry written in place is read half written ("incomplete or truncated stream").
 _SLOW_DISK_RACE = """
-import pathlib, sys, threading, time, warnings
+import builtins, os, pathlib, sys, threading, time, warnings
 import jax, jax.numpy as jnp
 from jaxgan.cli._cache import compilation_cache
-
 from jax._src import path as jax_path  # the class of JAX's cache paths (etils' epath where installed)
 
-write_bytes = jax_path.Path.write_bytes
-def slow_write(path, data):
-    if not path.name.endswith("-cache"):
-        return write_bytes(path, data)
-    with open(path, "wb") as f:
-        f.write(data[: len(data) // 2]); f.flush(); time.sleep(0.5); f.write(data[len(data) // 2:])
-    return len(data)
-jax_path.Path.write_bytes = slow_write
+folder = pathlib.Path(sys.argv[1])
+armed, writing = threading.Event(), threading.Event()
+
+class Slow:
+    def __init__(self, f):
+        self.f = f
+    def write(self, data):
+        half = len(data) // 2
+        self.f.write(data[:half]); self.f.flush()
+        if armed.is_set():
+            writing.set()  # the first half is on disk
+        time.sleep(0.5)
+        return half + self.f.write(data[half:])
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.f.__exit__(*exc)
+
+real_open, real_fdopen, write_bytes = builtins.open, os.fdopen, jax_path.Path.write_bytes
+def slow_open(file, mode="r", *args, **kwargs):
+    f = real_open(file, mode, *args, **kwargs)
+    return Slow(f) if "w" in mode and str(file).startswith(str(folder)) else f
+def slow_fdopen(fd, mode="r", *args, **kwargs):
+    f = real_fdopen(fd, mode, *args, **kwargs)
+    return Slow(f) if "w" in mode else f
+def slow_write_bytes(path, data):
+    with slow_open(str(path), "wb") as f:
+        return f.write(data)
+builtins.open, os.fdopen, jax_path.Path.write_bytes = slow_open, slow_fdopen, slow_write_bytes
 
 def make():  # a new function each call, the same program: found only in the persistent cache
     def program(x):
@@ -136,14 +159,13 @@ def make():  # a new function each call, the same program: found only in the per
         return x
     return program
 
-folder = pathlib.Path(sys.argv[1])
 with compilation_cache(True), warnings.catch_warnings(record=True) as said:
     warnings.simplefilter("always")
-    x = jnp.ones((8, 8))
+    x = jnp.ones((8, 8)).block_until_ready()
+    armed.set()
     first = threading.Thread(target=lambda: jax.jit(make())(x).block_until_ready())
     first.start()
-    while not any(p.name.startswith("jit_program-") for p in folder.iterdir()):  # its first half is on disk
-        time.sleep(0.005)
+    assert writing.wait(120)  # the first thread is writing its entry
     again = jax.jit(make())(x)  # looks the program up
     first.join()
 print(float(again.sum()), len(said))

@@ -150,6 +150,20 @@ def _double(x):
     return 2 * x
 
 
+@jax.jit
+def _double_and_tell(x):
+    jax.debug.callback(lambda v: None, x)  # a host callback: jax.export refuses it
+    return 2 * x
+
+
+def test_a_program_jax_cannot_export_runs_as_usual_and_is_not_kept(tmp_path):
+    store = _exported.ProgramStore(str(tmp_path))
+    for _ in range(2):
+        out = store.call("test.double_and_tell", _double_and_tell, (jnp.arange(3.0),), {}, {})
+        np.testing.assert_array_equal(np.asarray(out), [0.0, 2.0, 4.0])
+    assert list(tmp_path.rglob("*.exported")) == []
+
+
 def test_without_flatbuffers_no_store_is_used(monkeypatch, tmp_path):
     monkeypatch.setattr(_exported, "available", lambda: False)
     with _exported.using(str(tmp_path)) as store:

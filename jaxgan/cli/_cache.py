@@ -8,11 +8,10 @@ command loads its programs instead of compiling them again:
   `~/.cache/jaxgan/jax-cache` (created, private to the user, when missing);
 - off with the global flag `--no-cache` or `JAXGAN_NO_CACHE=1` in the environment;
 - every program is kept, however small or quick to compile (jaxgan compiles many small ones);
-- at most `MAX_SIZE_BYTES` (4 GiB): past it JAX removes the entries used least recently. The bound
-  is also what makes JAX read and write each entry under a file lock (`filelock`), so that threads
-  or processes that compile the same program at once never read an entry another is still writing.
-  JAX keeps a last-use stamp (`<key>-atime`) beside each entry; entries without one (written by an
-  earlier jaxgan, or copied in) are stamped when the command starts;
+- each entry written whole under a temporary name, then renamed into place (`_atomic_entries`), so
+  that threads or processes that compile the same program at once never read an entry another is
+  still writing (JAX itself writes in place unless the folder has a size bound, whose file lock
+  cost a cold `table convergence` 4 s of waiting);
 - beside JAX's entries, in `jaxgan-programs/`, a program store (`jaxgan._exported`): the programs of
   `table convergence` and the rest-point analyses kept already traced, so that a warm run skips
   tracing them as well as compiling them.
@@ -31,11 +30,9 @@ only; do not point `JAXGAN_CACHE_DIR` at a folder others can write to.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sys
 import tempfile
-import time
 import warnings
 from typing import Iterator, Mapping
 
@@ -49,9 +46,6 @@ PROGRAMS = "jaxgan-programs"
 #: Kept whatever its compile time or size: a program that took 0.02 s to compile loads in ~1 ms.
 MIN_COMPILE_TIME_S = 0.0
 MIN_ENTRY_SIZE_BYTES = -1  # JAX's "no size threshold"
-#: The folder's bound. Without a bound JAX writes entries unlocked: a cold `jaxgan table convergence`, whose
-#: threads compiled two identical programs at once, read one half written ("incomplete or truncated stream").
-MAX_SIZE_BYTES = 4 * 2**30
 
 # JAX's own warning for an entry it could not read or write (jax._src.compiler); one line of ours instead.
 _JAX_ENTRY_ERRORS = ("Error reading persistent compilation cache entry",
@@ -119,30 +113,44 @@ def _entry_errors_as_one_line(path: str) -> Iterator[None]:
         warnings.showwarning = previous
 
 
-def _stamp_unstamped_entries(path: str) -> bool:
-    """Give every entry of the folder JAX's last-use stamp if it has none (entries an earlier jaxgan
-    wrote without a bound, or copied in): with a bound JAX reads the stamp of every entry
-    before it writes one, and an entry without a stamp would make every write fail. Returns whether
-    the bound can be used (False where this JAX keeps its entries otherwise, or the folder is not ours
-    to write: the cache then runs unbounded, as before)."""
-    try:
-        from jax._src import lru_cache  # JAX's file names: `<key>-cache` and `<key>-atime`
+def _atomic_entries() -> bool:
+    """Make JAX write each cache entry to a temporary name in the folder and rename it into place.
 
-        entry, stamp = lru_cache._CACHE_SUFFIX, lru_cache._ATIME_SUFFIX
+    JAX writes an entry in place (`write_bytes`) unless the folder has a size bound, and a thread or
+    process that looks the same program up meanwhile reads it half written: a cold `jaxgan table
+    convergence`, whose threads compiled two identical programs at once, warned of an entry that
+    "cannot be read" and compiled it again. (A bound makes JAX lock every read and write instead; in
+    the table that was 4 s of threads waiting on the lock.) For this process only: the command's.
+    Returns whether JAX's cache is one this knows how to write (else it is left as it is).
+    """
+    try:
+        from jax._src import lru_cache
+
+        cache, suffix = lru_cache.LRUCache, lru_cache._CACHE_SUFFIX
+        put = cache.put
     except (ImportError, AttributeError):
         return False
-    if importlib.util.find_spec("filelock") is None:  # JAX's lock
-        return False
-    now = time.time_ns().to_bytes(8, "little")  # JAX's stamp: nanoseconds, 8 bytes little-endian
-    try:
-        names = set(os.listdir(path))
-        for name in names:
-            key = name[: -len(entry)]
-            if name.endswith(entry) and key + stamp not in names:
-                with open(os.path.join(path, key + stamp), "wb") as f:
-                    f.write(now)
-    except OSError:
-        return False
+    if getattr(put, "_jaxgan_atomic", False):
+        return True
+
+    def atomic_put(self, key: str, value: bytes) -> None:
+        if getattr(self, "eviction_enabled", True) or not key:  # bounded (JAX locks), or JAX's own error
+            return put(self, key, value)
+        final = os.path.join(str(self.path), f"{key}{suffix}")
+        if os.path.exists(final):  # as JAX: an entry is never overwritten
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".jaxgan-entry-", dir=os.path.dirname(final))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(value)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+
+    atomic_put._jaxgan_atomic = True
+    cache.put = atomic_put
     return True
 
 
@@ -171,8 +179,7 @@ def compilation_cache(enabled: bool, environ: Mapping[str, str] | None = None) -
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", MIN_ENTRY_SIZE_BYTES)
-    if _stamp_unstamped_entries(path):
-        jax.config.update("jax_compilation_cache_max_size", MAX_SIZE_BYTES)
+    _atomic_entries()
     # Not XLA's GPU autotuning cache beside it: its path enters every entry's key (the folder could not be
     # moved or copied without missing every entry), and a cache hit skips autotuning anyway.
     jax.config.update("jax_persistent_cache_enable_xla_caches", "none")
