@@ -24,6 +24,7 @@ import numpy as np
 from . import _exported, fields as _fields
 from ._checks import bad_value, check_float, check_instance, check_int, check_memory
 from ._format import eigenvalues_text, lr_text
+from ._xla import QUICK_COMPILE
 from .dynamics import get_rule, method_args
 from .dynamics.simulate import _simulate_jit, _start  # the compiled run of `simulate`, batched over cases here
 from .errors import ArgumentError
@@ -269,16 +270,14 @@ def _called_once(field: Field) -> Field:
                                  f.meta, f.param_rules), (field, None))
 
 
-# XLA options of the programs here, each run once or for a few thousand steps of a 2-D state: compiling is
-# all of their cost (in `table convergence` 56 runs took 28 s to compile and milliseconds to run). Backend
-# optimisation level 0 and XLA:CPU's elemental emitters compile them in about a third of the time; the
-# numbers are the same to rounding (a run that has reached rounding's floor, 1e-37 from the rest point, or
-# 3e-8 where the field's terms cancel, ends on other digits than `simulate`'s; every verdict and fate is
-# the same). Other backends ignore the CPU option.
-_QUICK = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+# The programs here run once or for a few thousand steps of a 2-D state: compiling is all of their cost (in
+# `table convergence` 56 runs took 28 s to compile and milliseconds to run). `QUICK_COMPILE` (jaxgan/_xla.py)
+# compiles them in about a third of the time; the numbers are the same to rounding (a run that has reached
+# rounding's floor, 1e-37 from the rest point, or 3e-8 where the field's terms cancel, ends on other digits
+# than `simulate`'s; every verdict and fate is the same).
 
 
-@functools.partial(jax.jit, compiler_options=_QUICK)
+@functools.partial(jax.jit, compiler_options=QUICK_COMPILE)
 def _at_points(fields, points):
     """Each field's velocity and Jacobian at its point: one program for every case."""
     return tuple((f(p), jacobian(f, p)) for f, p in zip(fields, points))
@@ -305,7 +304,7 @@ def _jacobians64(fields, points) -> list:
     with jax.enable_x64(True):
         at64 = _exported.call("tables.at_points", _at_points,
                               (tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields),
-                               tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points)), {}, _QUICK)
+                               tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points)), {}, QUICK_COMPILE)
         return [np.asarray(j, np.float64) for _, j in at64]
 
 
@@ -332,7 +331,7 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
     with ThreadPoolExecutor(1) as pool:  # the float64 Jacobians on a thread of their own: loading and
         jac64 = pool.submit(_jacobians64, fields, points)  # lowering two programs at once halves the wait
         at = _exported.call("tables.at_points", _at_points, (tuple(_called_once(f) for f in fields), points), {},
-                            _QUICK)
+                            QUICK_COMPILE)
         for f, (v, jac) in zip(fields, at):
             if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
                 analyze(f)  # raises, saying what is not finite where
@@ -361,7 +360,7 @@ def _simulate_groups(fields, starts, lr, *, rule, n_saves, save_every):
 # One program per update rule for every case, compiled with the table's options (`simulate`'s own loop
 # inside). One program per rule and kind compiled a third slower in all (56 programs for the default table).
 _simulate_groups = jax.jit(_simulate_groups, static_argnames=("rule", "n_saves", "save_every"),
-                           compiler_options=_QUICK)
+                           compiler_options=QUICK_COMPILE)
 
 # Threads that run (and so compile) the table's runs at once, one update rule each.
 _WORKERS = max(2, min(4, os.cpu_count() or 1))
@@ -372,9 +371,9 @@ class _Runs:
 
     One compiled program per update rule (`_simulate_groups`): the cases of one kind (tree structure)
     of field are stacked (`jax.tree.map(jnp.stack)`: their numbers are traced leaves) and vmapped; a case
-    alone of its kind runs `simulate`'s own loop. Compiled with the table's quick XLA options (`_QUICK`):
-    the same numbers as `simulate`'s to rounding. Through the program store where one is on
-    (`jaxgan._exported`: the `jaxgan` command's).
+    alone of its kind runs `simulate`'s own loop. Compiled with XLA's quick options (`QUICK_COMPILE`): the
+    same numbers as `simulate`'s to rounding. Through the program store where one is on (`jaxgan._exported`:
+    the `jaxgan` command's).
     """
 
     def __init__(self, fn, cases, start, lr, steps, save_every):
@@ -398,7 +397,7 @@ class _Runs:
         rule, lr = method_args(method, self.lr, fn="simulate")
         out = _exported.call("tables.simulate_groups", _simulate_groups,
                              (self.fields, self.starts, lr.astype(self.dtype)),
-                             dict(rule=rule, n_saves=self.n_saves, save_every=self.save_every), _QUICK)
+                             dict(rule=rule, n_saves=self.n_saves, save_every=self.save_every), QUICK_COMPILE)
         rows = []
         for group, (path, status, _) in zip(self.groups, out):
             path, status = np.asarray(path), np.asarray(status)

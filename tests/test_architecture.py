@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxgan"
 
 # The layers of ARCHITECTURE.md, lowest first: a module may import from its own layer or below.
 LAYERS = [
-    {"errors", "progress", "_checks", "_format", "_processes", "_exported"},
+    {"errors", "progress", "_checks", "_format", "_processes", "_exported", "_xla"},
     {"games", "datasets"},
     {"fields", "fates"},
     {"dynamics"},

@@ -89,22 +89,22 @@ def test_another_shape_or_setting_is_another_program(stored, tmp_path):
     field = cases()[2].field
     z = jnp.ones(2, jnp.float32)
     args = ((tables._called_once(field),), (z,))
-    key = store.key("tables.at_points", args, {}, tables._QUICK)
-    assert key == _exported.ProgramStore(str(tmp_path)).key("tables.at_points", args, {}, tables._QUICK)
+    key = store.key("tables.at_points", args, {}, tables.QUICK_COMPILE)
+    assert key == _exported.ProgramStore(str(tmp_path)).key("tables.at_points", args, {}, tables.QUICK_COMPILE)
     assert key == store.key("tables.at_points", ((tables._called_once(cases()[2].field),), (z,)), {},
-                            tables._QUICK)  # another Field object of the same kind: functions' addresses differ
-    others = [store.key("tables.other", args, {}, tables._QUICK),
+                            tables.QUICK_COMPILE)  # another Field object of the same kind: functions' addresses differ
+    others = [store.key("tables.other", args, {}, tables.QUICK_COMPILE),
               store.key("tables.at_points", ((tables._called_once(field),), (jnp.ones(3, jnp.float32),)), {},
-                        tables._QUICK),
-              store.key("tables.at_points", args, {"n_saves": 3}, tables._QUICK),
+                        tables.QUICK_COMPILE),
+              store.key("tables.at_points", args, {"n_saves": 3}, tables.QUICK_COMPILE),
               store.key("tables.at_points", args, {}, {}),
               store.key("tables.at_points", ((tables._called_once(jaxgan.fields.r2(jaxgan.fields.dirac_gan(), 0.3)),),
-                                             (z,)), {}, tables._QUICK)]
+                                             (z,)), {}, tables.QUICK_COMPILE)]
     with jax.default_matmul_precision("highest"):
-        others.append(store.key("tables.at_points", args, {}, tables._QUICK))
+        others.append(store.key("tables.at_points", args, {}, tables.QUICK_COMPILE))
     with jax.enable_x64(True):
         others.append(store.key("tables.at_points", ((tables._called_once(jax.tree_util.tree_map(
-            tables._to_f64, field)),), (jnp.ones(2, jnp.float64),)), {}, tables._QUICK))
+            tables._to_f64, field)),), (jnp.ones(2, jnp.float64),)), {}, tables.QUICK_COMPILE))
     assert len({key, *others}) == len(others) + 1
 
 

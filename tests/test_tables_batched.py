@@ -57,7 +57,7 @@ def test_the_batched_table_equals_one_case_at_a_time(cases):
         assert row.lr_max_alternating == pytest.approx(want["lr_max_alternating"], rel=1e-9), where
         assert row.radius == pytest.approx(want["radius"], rel=1e-6), where
         # The same steps as simulate's, to float32 rounding: the table compiles them with quicker XLA
-        # options (tables._QUICK), and the R1 cases run vmapped.
+        # options (tables.QUICK_COMPILE), and the R1 cases run vmapped.
         assert row.distance == pytest.approx(want["distance"], rel=1e-4, abs=1e-30), where
 
 

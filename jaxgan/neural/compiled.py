@@ -12,13 +12,10 @@ import threading
 
 import jax
 
+from .._xla import FAST_COMPILE  # level 0 for short runs (see jaxgan/_xla.py)
+
 __all__ = ["FAST_COMPILE", "ProgramCache"]
 
-# XLA's backend optimisation level 0 halves the CPU compile time and triples the run time: the better
-# trade for short runs and one-off measurements. (XLA's elemental emitters in place of its fusion
-# emitters, `xla_cpu_use_fusion_emitters=False`, take 40% more off the compile time but made a seed's run
-# depend on its place in the batch, in the last bit; tests/test_neural_seeds.py catches it.)
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 _TRACING = threading.Lock()  # one trace at a time (traces hold the GIL); compiles run side by side
 
