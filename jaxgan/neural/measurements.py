@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 from .._checks import check_int
 from ..errors import ArgumentError
 from ..kernels import kernel_vp
-from ..stability.krylov import arnoldi, ritz_values
+from ..stability.krylov import arnoldi, jvp_arnoldi, ritz_values
 from .compiled import ProgramCache
 from .data import uniform_pm1
 from .metrics import cosine, histogram_kl, kde, sliced_wasserstein
@@ -87,8 +87,8 @@ _segment_cosines = jax.jit(_cosines_along, static_argnames="field")
 @functools.partial(jax.jit, static_argnames=("field", "m"))
 def _field_hessenberg(field, z, key, m: int):
     flat, unravel = ravel_pytree(z)
-    _, lin = jax.linearize(lambda t: ravel_pytree(field(unravel(t)))[0], flat)
-    return arnoldi(lin, jax.random.normal(key, flat.shape, flat.dtype), m)
+    start = jax.random.normal(key, flat.shape, flat.dtype)
+    return jvp_arnoldi(lambda t: ravel_pytree(field(unravel(t)))[0], flat, start, m)
 
 
 def jacobian_eigenvalues(field: Callable, z, *, m: int = 20, top: int | None = None, key=None) -> np.ndarray:
@@ -261,8 +261,7 @@ def game_hessenberg(gan: GAN, st: TrainState, batch: Batch, v0, m: int):
         td, tg = unravel(t)
         return ravel_pytree(field_parts(gan, td, tg, st.sd, st.sg, batch))[0]
 
-    _, lin = jax.linearize(v_flat, theta_flat)
-    return arnoldi(lin, v0, min(m, theta_flat.shape[0]))
+    return jvp_arnoldi(v_flat, theta_flat, v0, min(m, theta_flat.shape[0]))
 
 
 def player_hessians(gan: GAN, st: TrainState, batch: Batch, fake, v0, m: int):

@@ -36,8 +36,8 @@ from jax.flatten_util import ravel_pytree
 
 from .._checks import check_bool, check_int
 
-__all__ = ["arnoldi", "ritz_values", "Ritz", "ritz_pairs", "field_ritz", "update_ritz", "update_radii_over_lr",
-           "DENSE_LIMIT", "KRYLOV_STEPS", "use_matrix_free"]
+__all__ = ["arnoldi", "jvp_arnoldi", "ritz_values", "Ritz", "ritz_pairs", "field_ritz", "update_ritz",
+           "update_radii_over_lr", "DENSE_LIMIT", "KRYLOV_STEPS", "use_matrix_free"]
 
 # Above this many coordinates the stability functions go matrix-free (see the module docstring):
 # a dense 2000×2000 Jacobian costs 2000 JVPs and 32 MB in float64; a network's parameters are
@@ -97,6 +97,22 @@ def arnoldi(matvec: Callable, v0, m: int):
     return H[:m, :m], k
 
 
+def jvp_arnoldi(fun: Callable, x, v0, m: int, *, full: bool = False):
+    """`arnoldi` on the Jacobian of `fun` at `x`, `u ↦ ∂fun/∂x · u`, by Jacobian-vector products
+    (`jax.linearize` once, then one product per step): the Jacobian is never formed. The one home of
+    this pattern: fields on their state (`field_ritz`), on a network's parameters
+    (`jaxgan.neural.jacobian_eigenvalues`) and the game field of a GAN (`game_hessenberg`).
+
+    **Arguments:** `fun`: `Float[Array, "p"] -> Float[Array, "p"]`; `x`: the point `(p,)`; `v0`, `m`:
+    as `arnoldi`; `full`: return the whole `(m+1)×m` Hessenberg matrix (its last row holds the
+    residual norm, from which the Ritz pairs' residuals follow).
+
+    **Returns:** `(H, k)` as `arnoldi` (`H` is `(m+1, m)` with `full`).
+    """
+    _, lin = jax.linearize(fun, x)
+    return _arnoldi(lin, v0, m) if full else arnoldi(lin, v0, m)
+
+
 def ritz_values(H: np.ndarray, k: int, top: int) -> np.ndarray:
     """The `top` Ritz values of largest modulus from one Hessenberg matrix (NaN-padded), host side."""
     out = np.full(top, np.nan + 1j * np.nan, np.complex128)
@@ -147,8 +163,7 @@ def _start(n: int, dtype):
 
 @functools.partial(jax.jit, static_argnames=("m",))
 def _field_arnoldi(field, z, *, m: int):
-    _, lin = jax.linearize(field, z)
-    return _arnoldi(lin, _start(z.shape[0], z.dtype), min(m, z.shape[0]))
+    return jvp_arnoldi(field, z, _start(z.shape[0], z.dtype), min(m, z.shape[0]), full=True)
 
 
 def field_ritz(field, z, *, m: int = KRYLOV_STEPS) -> Ritz:
