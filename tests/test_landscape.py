@@ -144,7 +144,7 @@ def test_tiny_run_table_and_findings(tiny):
 
 
 def test_image_samples_tile_row_by_row_with_white_gaps():
-    from jaxgan.plotting._common import image_mosaic
+    from jaxgan.plotting import image_mosaic
 
     imgs = np.arange(5 * 2 * 2, dtype=float).reshape(5, 2, 2) / 100  # five 2×2 images on a 2 × 3 tile
     imgs[0, 0, 0] = 7.0  # clipped to 1
@@ -158,6 +158,22 @@ def test_image_samples_tile_row_by_row_with_white_gaps():
         assert np.all(t[i, :] == 1.0) and np.all(t[:, i] == 1.0)
     assert np.all(t[4:, 8:] == 1.0)  # the sixth place, empty
     assert np.all(image_mosaic(imgs, 2, 3, background=-1.0)[4:, 8:] == -1.0)
+    np.testing.assert_array_equal(image_mosaic(imgs[..., None], 2, 3), image_mosaic(imgs, 2, 3))  # one channel
+
+
+@pytest.mark.parametrize("images, rows, match", [
+    (np.zeros((4, 8)), 2, "`images` must be images of shape"),
+    (np.zeros((4, 8, 8, 3)), 2, "`images` must be images of shape"),
+    (np.zeros((0, 8, 8)), 2, "`images` must be images of shape"),
+    (np.zeros((4, 8, 8)), 0, "`rows`"),
+    (np.zeros((4, 8, 8)), 1.5, "`rows`"),
+])
+def test_image_mosaic_refuses_what_is_not_a_stack_of_images(images, rows, match):
+    from jaxgan.errors import JaxganError
+    from jaxgan.plotting import image_mosaic
+
+    with pytest.raises(JaxganError, match=match):
+        image_mosaic(images, rows, 2)
 
 
 def test_check_verdicts_from_rows():

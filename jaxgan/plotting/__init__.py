@@ -15,7 +15,7 @@ black star; every function takes an optional `ax=` and returns the `Axes` it dre
 
 from __future__ import annotations
 
-from ._common import axis_label
+from ._common import axis_label, image_mosaic
 from .eigen import eigenvalue_locus, eigenvalues
 from .kernels import kernel_eigenfunctions, kernel_field_eigenvalues, kernel_heatmap, kernel_spectrum
 from .landscape import (
@@ -38,7 +38,7 @@ from .regions import lyapunov_map, stability_region
 from .sweeps import FATE_COLOURS, basins, phase_diagram
 
 __all__ = [
-    "phase_portrait", "eigenvalues", "portrait_grid", "axis_label",
+    "phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "image_mosaic",
     "basins", "phase_diagram", "FATE_COLOURS",
     "kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues",
     "stability_region", "eigenvalue_locus", "lyapunov_map",

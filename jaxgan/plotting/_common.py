@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._checks import check_instance, where
+from .._checks import check_instance, check_int, where
 from ..errors import ArgumentError
 
 __all__ = ["axis_label"]
@@ -27,13 +27,34 @@ def new_axes(ax=None, figsize=(5.0, 4.0)):
     return ax
 
 
-def image_mosaic(images, rows: int, cols: int, *, background: float):
-    """`(n, H, W)` images in [-1, 1] (clipped) as one `(rows·(H+2), cols·(W+2))` picture, row by row, each
-    image framed by one pixel of `background` (so that neighbours stand apart); empty places are
-    `background` too. Pick `background` to show as white in the colour map drawn with."""
+def image_mosaic(images, rows: int, cols: int, *, background: float = -1.0):
+    """Small images as one picture for `imshow`: row by row, each framed by one pixel of `background`.
+
+    **Arguments:**
+
+    - `images`: `Float[ArrayLike, "n H W"]` or `"n H W 1"` (one channel, as `jaxgan.neural.digits()`
+      gives them), values in [-1, 1] (clipped); the first `rows·cols` are drawn.
+    - `rows`, `cols`: the grid (positive ints); places without an image are `background`.
+    - `background`: the frames' and empty places' value (default -1: white in `cmap="gray_r"` with
+      `vmin=-1, vmax=1`, which draws the digits dark on white).
+
+    **Returns:** `Float[ndarray, "rows·(H+2) cols·(W+2)"]`.
+
+    **Raises:** `ArgumentError` for images of another shape or a grid that is not positive ints.
+
+    Example: `plt.imshow(image_mosaic(digits.array[:64], 8, 8), cmap="gray_r", vmin=-1, vmax=1)`.
+    """
     import numpy as np
 
-    imgs = np.clip(np.asarray(images, np.float64), -1.0, 1.0)[: rows * cols]
+    fn = "image_mosaic"
+    rows, cols = check_int(fn, "rows", rows), check_int(fn, "cols", cols)
+    imgs = np.asarray(images, np.float64)
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        imgs = imgs[..., 0]
+    if imgs.ndim != 3 or 0 in imgs.shape:
+        raise ArgumentError(f"{where(fn, 'images')} must be images of shape (n, H, W) or (n, H, W, 1); "
+                            f"got shape {imgs.shape}.")
+    imgs = np.clip(imgs, -1.0, 1.0)[: rows * cols]
     h, w = imgs.shape[1:]
     cells = np.full((rows * cols, h + 2, w + 2), float(background))
     cells[: len(imgs), 1:-1, 1:-1] = imgs
