@@ -11,6 +11,7 @@ processes) is in tests/test_cli_cache.py.
 from __future__ import annotations
 
 import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -170,3 +171,32 @@ def test_without_flatbuffers_no_store_is_used(monkeypatch, tmp_path):
         assert store is None and _exported.active() is None
         np.testing.assert_array_equal(np.asarray(_exported.call("test.double", _double, (jnp.ones(2),))), [2.0, 2.0])
     assert list(tmp_path.iterdir()) == []
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@jax.jit
+def _affine(x, pair):
+    return {"y": 2 * x + pair[0], "z": jnp.sum(pair[1])}
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
+@given(shape=st.lists(st.integers(0, 3), max_size=3), dtype=st.sampled_from(["float32", "int32", "bool"]),
+       seed=st.integers(0, 2 ** 16))
+def test_any_arguments_through_a_store_give_the_direct_call(tmp_path_factory, shape, dtype, seed):
+    # Pytrees of arrays of any small shape and dtype (empty ones too): the store's call (exported, then
+    # loaded by a fresh store on the same folder) equals the direct call, bit for bit.
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=shape) * 10).astype(dtype)
+    pair = (jnp.asarray(rng.normal(size=shape)).astype(jnp.float32), jnp.arange(len(shape), dtype=jnp.int32))
+    want = _affine(x, pair)
+    folder = str(tmp_path_factory.mktemp("store"))
+    for _ in range(2):  # cold, then warm
+        got = _exported.ProgramStore(folder).call("test.affine", _affine, (x, pair), {}, {})
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len(list(pathlib.Path(folder).rglob("*.exported"))) == 1

@@ -184,3 +184,21 @@ def _small_mlp():
         init, apply = jaxgan.nets.mlp((1, 4, 1), "tanh")
         _MLP.append((init(jax.random.PRNGKey(0)), apply))
     return _MLP[0]
+
+
+@FUZZ
+@given(images=st.one_of(ODD_NUMBERS, st.lists(st.lists(st.lists(st.floats(width=32), min_size=1, max_size=3),
+                                                        min_size=1, max_size=3), max_size=4)),
+       shape=st.lists(st.integers(0, 4), min_size=0, max_size=5), rows=st.integers(-1, 4) | ODD_NUMBERS,
+       cols=st.integers(1, 4))
+@hypothesis.example(images="", shape=[2, 3, 3], rows=1, cols=1)  # text
+@hypothesis.example(images=[[[1.0], [1.0, 2.0]]], shape=[2, 3, 3, 1], rows=2, cols=1)  # ragged
+def test_image_mosaic_inputs(images, shape, rows, cols):
+    # Nested lists (ragged or not), odd scalars, and arrays of any small shape.
+    for arg in (images, np.zeros(shape)):
+        out, err = _holds(lambda: jaxgan.plotting.image_mosaic(arg, rows, cols))
+        if err is None:
+            a = np.asarray(arg, np.float64)
+            h, w = a.shape[1:3]
+            assert out.shape == (rows * (h + 2), cols * (w + 2))
+            assert np.all((out >= -1) & (out <= 1)) or np.isnan(a).any()

@@ -48,7 +48,11 @@ def image_mosaic(images, rows: int, cols: int, *, background: float = -1.0):
 
     fn = "image_mosaic"
     rows, cols = check_int(fn, "rows", rows), check_int(fn, "cols", cols)
-    imgs = np.asarray(images, np.float64)
+    try:
+        imgs = np.asarray(images, np.float64)
+    except (TypeError, ValueError):  # ragged lists, text
+        raise ArgumentError(f"{where(fn, 'images')} must be an array of images, (n, H, W) or (n, H, W, 1); "
+                            f"got {type(images).__name__} {str(images)[:40]!r}.") from None
     if imgs.ndim == 4 and imgs.shape[-1] == 1:
         imgs = imgs[..., 0]
     if imgs.ndim != 3 or 0 in imgs.shape:
