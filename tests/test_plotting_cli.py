@@ -182,7 +182,7 @@ def test_portrait_grid_panels():
         plotting.portrait_grid({})
 
 
-PUBLIC = ["phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "basins", "phase_diagram", "FATE_COLOURS",
+PUBLIC = ["phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "image_mosaic", "basins", "phase_diagram", "FATE_COLOURS",
           "kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues",
           "stability_region", "eigenvalue_locus", "lyapunov_map", "neural_distance_curves", "neural_d_over_time",
           "neural_eigenvalues", "neural_vs_pointwise", "neural_path_angle", "neural_experiment_figures",
