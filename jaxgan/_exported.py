@@ -113,9 +113,9 @@ class ProgramStore:
     def key(self, name: str, args, static: Mapping[str, Any], compiler_options: Mapping[str, Any]) -> str:
         """The entry's key (a hex digest) for `name` called on `args` with `static` and `compiler_options`."""
         leaves, tree = jax.tree_util.tree_flatten(args)
+        settings = [f"{setting}={getattr(jax.config, setting, None)}" for setting in _SETTINGS]
         parts = [name, _portable(tree), _portable(sorted(static.items())), _portable(sorted(compiler_options.items())),
-                 jax.default_backend(), *(f"{name}={getattr(jax.config, name, None)}" for name in _SETTINGS),
-                 *(str(jax.typeof(x)) for x in leaves)]
+                 jax.default_backend(), *settings, *(str(jax.typeof(x)) for x in leaves)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
     def _load(self, path: str):
@@ -139,7 +139,8 @@ class ProgramStore:
                     f.write(exported.serialize())
                 os.replace(tmp, path)
             except BaseException:
-                os.unlink(tmp)
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
                 raise
         except OSError as exc:
             self._say("write", f"cannot write the program store {self.root!r} ({exc.strerror or exc}); "
