@@ -19,25 +19,21 @@ __all__ = ["jacobian", "field_jacobian", "field_velocity", "velocity_and_jacobia
            "update_jacobians_over_lr"]
 
 
-# Up to this many coordinates a Jacobian is taken one JVP per column rather than by `jax.jacfwd`'s one vmapped
-# JVP: the same products and numbers, and JAX traces a few plain JVPs of a field with nested derivatives faster
-# than one batched JVP (the convergence table's 14 regularised 2-D fields: 1.3–1.6 s → 0.9 s of tracing; a
-# cold `jaxgan table convergence` 16.8–18.4 → 13.4–15.8 s).
+# Up to this many coordinates a field's Jacobian is taken one JVP per column rather than by `jax.jacfwd`'s one
+# vmapped JVP: the same products and numbers, and JAX traces a few plain JVPs of a field with nested derivatives
+# faster than one batched JVP (the convergence table's 14 regularised 2-D fields: 1.3–1.6 s → 0.9 s of tracing;
+# a cold `jaxgan table convergence` 16.8–18.4 → 13.4–15.8 s). Not for one update of a rule (`update_jacobian`):
+# measured no quicker there, where the table takes it on linearisations.
 _COLUMN_BY_COLUMN = 4
-
-
-def _forward_jacobian(fun, x) -> jax.Array:
-    """`∂fun/∂x` at `x: Float[Array, "n"]`, shape `(m, n)`, by forward-mode autodiff (traceable)."""
-    n = x.shape[0]
-    if n == 0 or n > _COLUMN_BY_COLUMN:
-        return jax.jacfwd(fun)(x)
-    basis = jnp.eye(n, dtype=x.dtype)
-    return jnp.stack([jax.jvp(fun, (x,), (basis[i],))[1] for i in range(n)], axis=-1)
 
 
 def jacobian(field, z) -> jax.Array:
     """`∂v/∂z` of `field` at `z: Float[Array, "n"]`, shape `(n, n)`, by forward-mode autodiff (traceable)."""
-    return _forward_jacobian(field, z)
+    n = z.shape[0]
+    if n == 0 or n > _COLUMN_BY_COLUMN:
+        return jax.jacfwd(field)(z)
+    basis = jnp.eye(n, dtype=z.dtype)
+    return jnp.stack([jax.jvp(field, (z,), (basis[i],))[1] for i in range(n)], axis=-1)
 
 
 field_jacobian = jax.jit(jacobian)
@@ -73,7 +69,7 @@ def update_jacobian(field, z, lr, rule) -> jax.Array:
         zz, st = unravel(flat)
         return ravel_pytree(rule.step(field, zz, st, lr))[0]
 
-    return _forward_jacobian(step, flat0)
+    return jax.jacfwd(step)(flat0)
 
 
 compiled_update_jacobian = jax.jit(update_jacobian, static_argnames=("rule",))
