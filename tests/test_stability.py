@@ -107,36 +107,3 @@ def test_max_stable_lr_on_a_centre_for_methods_that_damp_rotation():
     ok = [max(abs(np.roots([1, -(1 + 2j * h), 1j * h]))) < 1 for h in hs]
     expect = hs[int(np.argmin(ok))]
     assert jaxgan.max_stable_lr(f, method="optimistic") == pytest.approx(expect, rel=1e-4)
-
-
-def test_jacobians_column_by_column_equal_jacfwd(monkeypatch):
-    # Up to 4 coordinates a field's Jacobian is taken one JVP per column (quicker to trace); above, by
-    # `jax.jacfwd`. Both are the same products: the same numbers to the bit.
-    import jax
-    import jax.numpy as jnp
-
-    from jaxgan.stability import jacobians
-
-    def cubic(params, z):  # n coordinates, coupled, with a nested derivative
-        g = jax.grad(lambda w: jnp.sum(jnp.sin(w) * w ** 2))(z)
-        return params["a"] * jnp.roll(z, 1) - g
-
-    def both(fn):
-        """`fn()` traced afresh column by column, then by jacfwd (`_COLUMN_BY_COLUMN = 0`)."""
-        by_columns = jax.jit(lambda: fn())()
-        with monkeypatch.context() as m:
-            m.setattr(jacobians, "_COLUMN_BY_COLUMN", 0)
-            return by_columns, jax.jit(lambda: fn())()
-
-    reg = jaxgan.fields.sga(jaxgan.fields.bilinear(), 1.0)
-    z2 = jnp.asarray([0.3, -0.2], jnp.float32)
-    cases = [lambda: jacobians.jacobian(reg, z2)]
-    for n in (1, 2, 4, 5):
-        field = jaxgan.Field(cubic, {"a": jnp.float32(0.7)}, rest_point=jnp.zeros(n))
-        cases.append(lambda f=field, z=jnp.linspace(-1.0, 1.0, n, dtype=jnp.float32): jacobians.jacobian(f, z))
-    shapes = []
-    for fn in cases:
-        got, want = both(fn)
-        assert got.shape == want.shape and np.asarray(got).tobytes() == np.asarray(want).tobytes()
-        shapes.append(got.shape)
-    assert shapes == [(2, 2), (1, 1), (2, 2), (4, 4), (5, 5)]

@@ -35,7 +35,7 @@ class StabilityReport:
     """Linearisation of a field at a point.
 
     - `point`: where (shape `(n,)`); `velocity`: the field there (≈ 0 at a rest point).
-    - `jacobian`: `Float[Array, "n n"]`, by forward-mode autodiff.
+    - `jacobian`: `Float[Array, "n n"]`, by `jax.jacfwd`.
     - `eigenvalues`: `Complex[Array, "n"]`, sorted by real part, then imaginary part.
     - `kind`: one of "stable node", "unstable node", "stable focus", "unstable focus",
       "centre", "saddle", "degenerate".

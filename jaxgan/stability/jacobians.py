@@ -19,21 +19,9 @@ __all__ = ["jacobian", "field_jacobian", "field_velocity", "velocity_and_jacobia
            "update_jacobians_over_lr"]
 
 
-# Up to this many coordinates a field's Jacobian is taken one JVP per column rather than by `jax.jacfwd`'s one
-# vmapped JVP: the same products and numbers, and JAX traces a few plain JVPs of a field with nested derivatives
-# faster than one batched JVP (the convergence table's 14 regularised 2-D fields: 1.3–1.6 s → 0.9 s of tracing;
-# a cold `jaxgan table convergence` 16.8–18.4 → 13.4–15.8 s). Not for one update of a rule (`update_jacobian`):
-# measured no quicker there, where the table takes it on linearisations.
-_COLUMN_BY_COLUMN = 4
-
-
 def jacobian(field, z) -> jax.Array:
     """`∂v/∂z` of `field` at `z: Float[Array, "n"]`, shape `(n, n)`, by forward-mode autodiff (traceable)."""
-    n = z.shape[0]
-    if n == 0 or n > _COLUMN_BY_COLUMN:
-        return jax.jacfwd(field)(z)
-    basis = jnp.eye(n, dtype=z.dtype)
-    return jnp.stack([jax.jvp(field, (z,), (basis[i],))[1] for i in range(n)], axis=-1)
+    return jax.jacfwd(field)(z)
 
 
 field_jacobian = jax.jit(jacobian)
