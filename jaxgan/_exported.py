@@ -112,7 +112,10 @@ class ProgramStore:
 
     def key(self, name: str, args, static: Mapping[str, Any], compiler_options: Mapping[str, Any]) -> str:
         """The entry's key (a hex digest) for `name` called on `args` with `static` and `compiler_options`."""
-        leaves, tree = jax.tree_util.tree_flatten(args)
+        return self._key(name, *jax.tree_util.tree_flatten(args), static, compiler_options)
+
+    @staticmethod
+    def _key(name: str, leaves, tree, static, compiler_options) -> str:
         settings = [f"{setting}={getattr(jax.config, setting, None)}" for setting in _SETTINGS]
         parts = [name, _portable(tree), _portable(sorted(static.items())), _portable(sorted(compiler_options.items())),
                  jax.default_backend(), *settings, *(str(jax.typeof(x)) for x in leaves)]
@@ -148,10 +151,10 @@ class ProgramStore:
 
     def call(self, name: str, fn, args: tuple, static: Mapping[str, Any], compiler_options: Mapping[str, Any]):
         """`fn(*args, **static)` (`fn` a `jax.jit`-wrapped function of jaxgan's), through the store."""
-        key = self.key(name, args, static, compiler_options)
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        key = self._key(name, leaves, tree, static, compiler_options)
         caller = self._callers.get(key)
         if caller is None:
-            leaves, tree = jax.tree_util.tree_flatten(args)
             path = os.path.join(self.folder, key + _SUFFIX)
             exported = self._load(path) if self._prepare() else None
             if exported is None:
@@ -173,7 +176,7 @@ class ProgramStore:
             caller = jax.jit(exported.call, compiler_options=dict(compiler_options))
             with self._lock:
                 caller = self._callers.setdefault(key, caller)
-        return caller(*jax.tree_util.tree_leaves(args))
+        return caller(*leaves)
 
 
 def _plain_call(fn, tree, static, *leaves):

@@ -299,12 +299,17 @@ class RestLinearisation(NamedTuple):
     linear64: Field
 
 
+def _velocities_and_jacobians(fields, points) -> tuple:
+    """`_at_points` of `fields` (each through `_called_once`), through the program store where one is on."""
+    return _exported.call("tables.at_points", _at_points, (tuple(_called_once(f) for f in fields), tuple(points)),
+                          {}, QUICK_COMPILE)
+
+
 def _jacobians64(fields, points) -> list:
     """Each field's Jacobian at its point, in float64 (x64 on in this thread only)."""
     with jax.enable_x64(True):
-        at64 = _exported.call("tables.at_points", _at_points,
-                              (tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields),
-                               tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points)), {}, QUICK_COMPILE)
+        at64 = _velocities_and_jacobians([jax.tree_util.tree_map(_to_f64, f) for f in fields],
+                                         [jnp.asarray(np.asarray(p, np.float64)) for p in points])
         return [np.asarray(j, np.float64) for _, j in at64]
 
 
@@ -330,8 +335,7 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
     points = tuple(jnp.asarray(f.rest_point, jnp.result_type(float)) for f in fields)
     with ThreadPoolExecutor(1) as pool:  # the float64 Jacobians on a thread of their own: loading and
         jac64 = pool.submit(_jacobians64, fields, points)  # lowering two programs at once halves the wait
-        at = _exported.call("tables.at_points", _at_points, (tuple(_called_once(f) for f in fields), points), {},
-                            QUICK_COMPILE)
+        at = _velocities_and_jacobians(fields, points)
         for f, (v, jac) in zip(fields, at):
             if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
                 analyze(f)  # raises, saying what is not finite where
