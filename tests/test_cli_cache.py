@@ -25,12 +25,16 @@ from jaxgan.cli import _cache
 ARGS = ["stability", "minimax", "--pd", "0.3"]  # a few small programs, float32 and float64
 
 
+def child_env(cache_dir, **env) -> dict:
+    """This process's environment for a child, without its JAX and jaxgan settings, the cache in `cache_dir`."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JAXGAN_", "JAX_"))}
+    return {**environ, "JAXGAN_CACHE_DIR": str(cache_dir), "JAX_PLATFORMS": "cpu", **env}
+
+
 def jaxgan(args, cache_dir, **env):
     """`jaxgan ARGS` as the command (a fresh process), with its cache in `cache_dir`."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JAXGAN_", "JAX_"))}
-    environ.update({"JAXGAN_CACHE_DIR": str(cache_dir), "JAX_PLATFORMS": "cpu", **env})
     return subprocess.run([sys.executable, "-m", "jaxgan.cli", *args], capture_output=True, text=True,
-                          env=environ, timeout=600)
+                          env=child_env(cache_dir, **env), timeout=600)
 
 
 def entries(folder) -> dict:
@@ -175,10 +179,8 @@ print(float(again.sum()), len(said))
 def test_threads_never_read_an_entry_still_being_written(tmp_path):
     folder = tmp_path / "c"
     folder.mkdir()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JAXGAN_", "JAX_"))}
-    environ.update({"JAXGAN_CACHE_DIR": str(folder), "JAX_PLATFORMS": "cpu"})
     run = subprocess.run([sys.executable, "-c", _SLOW_DISK_RACE, str(folder)], capture_output=True, text=True,
-                         env=environ, timeout=300)
+                         env=child_env(folder), timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""  # no "entry that cannot be read"
     assert run.stdout.split()[1] == "0"
