@@ -290,7 +290,7 @@ def _to_f64(leaf):
 
 class RestLinearisation(NamedTuple):
     """A field at its rest point (`rest_linearisations`): `report`, what `analyze(field)` gives (the
-    same Jacobian, to rounding: compiled with the table's quick XLA options); `linear` and `linear64`, the
+    same Jacobian, to rounding: float64's, rounded to the working float); `linear` and `linear64`, the
     linearisation `v(z) = J·(z - z*)` as a field in the working float and in float64 (for `max_stable_lr`'s
     float64 search)."""
 
@@ -299,25 +299,22 @@ class RestLinearisation(NamedTuple):
     linear64: Field
 
 
-def _velocities_and_jacobians(fields, points) -> tuple:
-    """`_at_points` of `fields` (each through `_called_once`), through the program store where one is on."""
-    return _exported.call("tables.at_points", _at_points, (tuple(_called_once(f) for f in fields), tuple(points)),
-                          {}, QUICK_COMPILE)
-
-
-def _jacobians64(fields, points) -> list:
-    """Each field's Jacobian at its point, in float64 (x64 on in this thread only)."""
+def _at_points64(fields, points) -> list:
+    """Each field's velocity and Jacobian at its point, in float64 (x64 on in this call only), as NumPy:
+    `_at_points` of `fields` (each through `_called_once`), through the program store where one is on."""
     with jax.enable_x64(True):
-        at64 = _velocities_and_jacobians([jax.tree_util.tree_map(_to_f64, f) for f in fields],
-                                         [jnp.asarray(np.asarray(p, np.float64)) for p in points])
-        return [np.asarray(j, np.float64) for _, j in at64]
+        fields64 = tuple(_called_once(jax.tree_util.tree_map(_to_f64, f)) for f in fields)
+        points64 = tuple(jnp.asarray(np.asarray(p, np.float64)) for p in points)
+        at64 = _exported.call("tables.at_points", _at_points, (fields64, points64), {}, QUICK_COMPILE)
+        return [(np.asarray(v, np.float64), np.asarray(j, np.float64)) for v, j in at64]
 
 
 def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisations") -> list[RestLinearisation]:
     """Each field's analysis and linearisation at its rest point, compiled once for all the fields.
 
-    The velocities and Jacobians of every field come from one compiled program (one in the working
-    float, one in float64), and the linearisations are fields of one kind that share their compiled
+    The velocities and Jacobians of every field come from one compiled program, in float64; the
+    working float's are those rounded (one program rather than one per float: it was half of the
+    table's rest-point time). The linearisations are fields of one kind that share their compiled
     code: `max_stable_lr` and `step_spectral_radius` at the rest point give the field's own verdicts on
     them (an update rule that only evaluates the field, at points that coincide with the rest point
     there, has the same Jacobian), compiling once for all the fields rather than once per kind.
@@ -332,21 +329,17 @@ def rest_linearisations(fields: Sequence[Field], *, fn: str = "rest_linearisatio
     for f in fields:
         if f.rest_point is None:
             analyze(f)  # raises: no rest point
-    points = tuple(jnp.asarray(f.rest_point, jnp.result_type(float)) for f in fields)
-    with ThreadPoolExecutor(1) as pool:  # the float64 Jacobians on a thread of their own: loading and
-        jac64 = pool.submit(_jacobians64, fields, points)  # lowering two programs at once halves the wait
-        at = _velocities_and_jacobians(fields, points)
-        for f, (v, jac) in zip(fields, at):
-            if not (np.all(np.isfinite(np.asarray(v))) and np.all(np.isfinite(np.asarray(jac)))):
-                analyze(f)  # raises, saying what is not finite where
-        jac64 = jac64.result()
+    dtype = jnp.result_type(float)
+    points = tuple(jnp.asarray(f.rest_point, dtype) for f in fields)
     out = []
-    for f, p, (v, jac), j64 in zip(fields, points, at, jac64):
-        jac = np.asarray(jac)
+    for f, p, (v64, j64) in zip(fields, points, _at_points64(fields, points)):
+        v, jac = v64.astype(dtype), j64.astype(dtype)
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(jac))):
+            analyze(f)  # raises, saying what is not finite where
         ev = np.linalg.eigvals(jac.astype(np.float64))  # as `analyze`: sorted by real, then imaginary part
         ev = ev[np.lexsort((ev.imag, ev.real))]
         kind = classify(ev, rtol=1000 * float(jnp.finfo(p.dtype).eps))
-        report = StabilityReport(np.asarray(p), np.asarray(v), jac, ev, kind, kind.startswith("stable"), f.name)
+        report = StabilityReport(np.asarray(p), v, jac, ev, kind, kind.startswith("stable"), f.name)
         out.append(RestLinearisation(report, _linearisation(f, p, jac),
                                      _linearisation(f, np.asarray(p, np.float64), j64)))
     return out

@@ -68,8 +68,8 @@ def stored(tmp_path_factory, plain):
 def test_a_cold_store_gives_the_tables_numbers(plain, stored):
     folder, rows = stored
     assert [r.as_dict() for r in rows] == [r.as_dict() for r in plain]  # to the last digit
-    # One program per update rule for the runs, and the rest points' Jacobians in float32 and float64.
-    assert len(entries(folder)) == len(METHODS) + 2
+    # One program per update rule for the runs, and the rest points' Jacobians (in float64).
+    assert len(entries(folder)) == len(METHODS) + 1
     assert all(os.stat(p).st_mode & 0o077 == 0 for p in folder.iterdir())  # the owner's only
 
 
