@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from typing import NamedTuple, Sequence
 
@@ -362,12 +363,16 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         # Inside the `try`: an interrupt that lands as the folder is made (Python raises it when the
         # call returns) must still remove it.
         os.mkdir(tmp, 0o700)
-        # One thread: an interrupt (Ctrl-C, SIGTERM) must end the run at once, which a compilation
-        # running on a second thread made unreliable under load (the test of interrupted runs hung).
         runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
-        rows, reports = _stability(pd, None)
-        report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
-        written = _write_portraits(tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start, dpi=dpi)
+        # The portraits are drawn on a second thread while this one computes the stability rows, whose
+        # compiles let go of the GIL (about a fifth off a cold run). That thread is stopped and joined
+        # before the block is left, whatever ends it: an interrupt waits for one figure at most, and no
+        # compilation outlives the call (one that did, on a daemon thread, could hang the exit).
+        with _Beside(_write_portraits, tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start,
+                     dpi=dpi) as portraits:
+            rows, reports = _stability(pd, None)
+            report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
+            written = portraits.result()
         report(2, "phase portraits written")
         traj = _trajectory_rows(runs)
         settings = {"pd": pd, "steps": int(steps), "lr": lr, "start": list(start), "method": "euler"}
@@ -381,25 +386,71 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
     return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
 
 
-def _write_portraits(tmp: str, runs: dict, *, pd, steps: int, lr, start, dpi: int) -> list[str]:
-    """One phase portrait per game and the combined panel, as PNGs in `tmp`; returns the names."""
-    import matplotlib.pyplot as plt
+def _write_portraits(stop: threading.Event, tmp: str, runs: dict, *, pd, steps: int, lr, start,
+                     dpi: int) -> list[str]:
+    """One phase portrait per game and the combined panel, as PNGs in `tmp`; returns the names. Drawn on
+    matplotlib's own `Figure`s, not pyplot's (a GUI backend cannot make figures off the main thread);
+    returns early, with what it wrote, once `stop` is set."""
+    from matplotlib.figure import Figure
 
     written = []
     for name, (field, items) in runs.items():
-        ax = plotting.phase_portrait(field, trajectories=items, colorbar=True,
-                                     title=f"{ARTICLE_TITLES[name]}, pd = {pd:g}")
+        if stop.is_set():
+            return written
+        fig = Figure(figsize=(5.4, 4.4), layout="constrained")  # `phase_portrait`'s own figure
+        plotting.phase_portrait(field, trajectories=items, colorbar=True, ax=fig.add_subplot(),
+                                title=f"{ARTICLE_TITLES[name]}, pd = {pd:g}")
         fname = f"portrait_{name}.png"
-        ax.figure.savefig(os.path.join(tmp, fname), dpi=dpi)
-        plt.close(ax.figure)
+        fig.savefig(os.path.join(tmp, fname), dpi=dpi)
         written.append(fname)
+    if stop.is_set():
+        return written
     fig = plotting.portrait_grid({ARTICLE_TITLES[n]: f for n, (f, _) in runs.items()},
-                                 trajectories=[items for _, items in runs.values()], ncols=2,
+                                 trajectories=[items for _, items in runs.values()], ncols=2, fig=Figure(),
                                  suptitle=f"The article's fields at pd = {pd:g}: Euler, lr = {lr:g}, "
                                           f"{steps:,} steps from (D, pg) = ({start[0]:g}, {start[1]:g})")
     fig.savefig(os.path.join(tmp, "article_fields.png"), dpi=dpi)
-    plt.close(fig)
     return written + ["article_fields.png"]
+
+
+class _Beside:
+    """`fn(stop, *args, **kwargs)` on a second thread while the caller's goes on, as a `with` block.
+
+    `result()` waits for it (in short joins, so that a signal still reaches the caller's thread) and
+    returns its value or raises its exception. Leaving the block sets `stop` (a `threading.Event` that
+    `fn` checks between its pieces of work) and joins the thread, however the block ends.
+    """
+
+    def __init__(self, fn, *args, **kwargs):
+        self._stop = threading.Event()
+        self._box: dict = {}
+
+        def work():
+            try:
+                self._box["value"] = fn(self._stop, *args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread by `result`
+                self._box["error"] = exc
+
+        self._thread = threading.Thread(target=work, name="jaxgan-reproduce-figures")
+
+    def __enter__(self) -> "_Beside":
+        self._thread.start()
+        return self
+
+    def _join(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(0.1)
+
+    def result(self):
+        self._join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["value"]
+
+    def __exit__(self, *exc_info) -> bool:
+        self._stop.set()
+        self._join()
+        return False
 
 
 def _write_tables(tmp: str, rows: list, traj: list, settings: dict, *, dpi: int, reports: dict) -> list[str]:

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import time
 
 import matplotlib
 
@@ -182,6 +183,28 @@ def test_portrait_grid_panels():
         plotting.portrait_grid({})
 
 
+def test_portrait_grid_draws_in_a_given_figure_as_in_its_own():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fields = {n: jaxgan.pointwise_field(n, PD) for n in ("minimax", "quadratic")}
+
+    def pixels(fig):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+
+    own = plotting.portrait_grid(fields, ncols=2, suptitle="s")
+    given = Figure()
+    assert plotting.portrait_grid(fields, ncols=2, suptitle="s", fig=given) is given  # no pyplot figure made
+    assert given.get_size_inches().tolist() == own.get_size_inches().tolist()
+    np.testing.assert_array_equal(pixels(given), pixels(own))
+    with pytest.raises(ArgumentTypeError, match="`fig`.*a matplotlib Figure"):
+        plotting.portrait_grid(fields, fig=plt.gca())
+    with pytest.raises(ArgumentError, match="`fig` must be an empty Figure; it has 2 axes"):
+        plotting.portrait_grid(fields, fig=given)
+
+
 PUBLIC = ["phase_portrait", "eigenvalues", "portrait_grid", "axis_label", "image_mosaic", "basins", "phase_diagram", "FATE_COLOURS",
           "kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues",
           "stability_region", "eigenvalue_locus", "lyapunov_map", "neural_distance_curves", "neural_d_over_time",
@@ -320,6 +343,33 @@ def test_reproduce_failure_leaves_folder_untouched(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         article.reproduce(tmp_path / "new")
     assert not (tmp_path / "new").exists() and os.listdir(tmp_path) == ["figs"]
+
+
+def test_a_failed_stage_stops_and_joins_the_drawing_thread(tmp_path, monkeypatch):
+    # The portraits are drawn on a second thread while the stability rows are computed; when that stage
+    # fails (or is interrupted), the thread stops after the figure it is drawing and is joined before
+    # `reproduce` raises: no thread is left running and the temporary folder is gone.
+    import threading
+
+    drawing, drawn = threading.Event(), []
+
+    def slow_portrait(*a, **k):  # an empty figure, slowly: the thread is still drawing when the stage fails
+        drawing.set()
+        time.sleep(0.3)
+        drawn.append(a[0])
+        return plt.subplots()[1]
+
+    def failing_stage(*a, **k):
+        assert drawing.wait(60)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting, "phase_portrait", slow_portrait)
+    monkeypatch.setattr(article, "_stability", failing_stage)
+    with pytest.raises(KeyboardInterrupt):
+        article.reproduce(tmp_path / "figs", steps=100)
+    assert not [t for t in threading.enumerate() if t.name == "jaxgan-reproduce-figures"]
+    assert 1 <= len(drawn) < 4  # stopped early, after the figure it was drawing
+    assert os.listdir(tmp_path) == []
 
 
 def test_reproduce_bad_arguments(tmp_path):

@@ -441,7 +441,7 @@ def _per_panel(arg, name: str, i: int, key, n_panels: int):
 
 
 def portrait_grid(fields, *, trajectories=None, starts=None, ncols: int = 2, panel_size=(4.6, 3.8),
-                  suptitle: str | None = None, **kwargs):
+                  suptitle: str | None = None, fig=None, **kwargs):
     """Phase portraits of several fields side by side (one panel per field), in one figure.
 
     **Arguments:**
@@ -451,20 +451,35 @@ def portrait_grid(fields, *, trajectories=None, starts=None, ncols: int = 2, pan
       `fields` (by title, or by field name for a list) or a list aligned with `fields`.
     - `starts`: a list of starts used for every panel, or a dict (title or name -> list of starts).
     - `ncols`: panels per row; `panel_size`: inches per panel; `suptitle`: a figure title.
+    - `fig`: an empty `matplotlib.figure.Figure` to draw in (sized here, its layout made constrained);
+      default: a new pyplot figure. A bare `Figure` can be drawn and saved off the main thread, where
+      pyplot's GUI backends cannot.
     - `**kwargs`: passed to `phase_portrait` (`steps`, `lr`, `method`, `density`, `speed`, ...).
 
     **Returns:** the `Figure` (constrained layout).
 
-    **Raises:** `ArgumentError` for no fields or a list of trajectories of another length;
-    `ArgumentTypeError` for an item that is not a `Field`; and what `phase_portrait` raises.
+    **Raises:** `ArgumentError` for no fields, a list of trajectories of another length or a `fig`
+    that already has axes; `ArgumentTypeError` for an item that is not a `Field` or a `fig` that is not
+    a `Figure`; and what `phase_portrait` raises.
     """
     import matplotlib.pyplot as plt
 
     panels = _grid_panels(fields)
     ncols = min(check_int("portrait_grid", "ncols", ncols), len(panels))
     nrows = -(-len(panels) // ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
-                            constrained_layout=True, squeeze=False)
+    figsize = (panel_size[0] * ncols, panel_size[1] * nrows)
+    if fig is None:
+        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, constrained_layout=True, squeeze=False)
+    else:
+        from matplotlib.figure import Figure
+
+        check_instance("portrait_grid", "fig", fig, Figure, "a matplotlib Figure")
+        if fig.axes:
+            raise ArgumentError(f"{where('portrait_grid', 'fig')} must be an empty Figure; it has {len(fig.axes)} "
+                                f"axes (pass a new `matplotlib.figure.Figure()`).")
+        fig.set_size_inches(figsize)
+        fig.set_layout_engine("constrained")
+        axs = fig.subplots(nrows, ncols, squeeze=False)
     for i, (title, f) in enumerate(panels):
         key = title if title is not None else f.name
         phase_portrait(f, trajectories=_per_panel(trajectories, "trajectories", i, key, len(panels)),
