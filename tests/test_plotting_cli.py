@@ -346,9 +346,11 @@ def test_reproduce_failure_leaves_folder_untouched(tmp_path, monkeypatch):
 
 
 def test_a_failed_stage_stops_and_joins_the_drawing_thread(tmp_path, monkeypatch):
-    # The portraits are drawn on a second thread while the stability rows are computed; when that stage
+    # The runs and portraits go on a second thread while the stability rows are computed; when that stage
     # fails (or is interrupted), the thread stops after the figure it is drawing and is joined before
-    # `reproduce` raises: no thread is left running and the temporary folder is gone.
+    # `reproduce` raises: no thread is left running, the switch interval is restored, the temporary
+    # folder is gone.
+    import sys
     import threading
 
     drawing, drawn = threading.Event(), []
@@ -361,12 +363,15 @@ def test_a_failed_stage_stops_and_joins_the_drawing_thread(tmp_path, monkeypatch
 
     def failing_stage(*a, **k):
         assert drawing.wait(60)
+        assert sys.getswitchinterval() <= 5e-4  # the threads take short turns at the GIL meanwhile
         raise KeyboardInterrupt
 
+    interval = sys.getswitchinterval()
     monkeypatch.setattr(plotting, "phase_portrait", slow_portrait)
     monkeypatch.setattr(article, "_stability", failing_stage)
     with pytest.raises(KeyboardInterrupt):
         article.reproduce(tmp_path / "figs", steps=100)
+    assert sys.getswitchinterval() == interval  # restored
     assert not [t for t in threading.enumerate() if t.name == "jaxgan-reproduce-figures"]
     assert 1 <= len(drawn) < 4  # stopped early, after the figure it was drawing
     assert os.listdir(tmp_path) == []
@@ -401,7 +406,7 @@ from jaxgan import article, cli
 def paused(*a, **k):
     time.sleep(300)
 
-article.article_runs = paused
+article._stability = paused  # the stage on the main thread (the runs and portraits go on beside it)
 sys.exit(cli.main(["reproduce", "--out", sys.argv[1], "--steps", "100", "--quiet"]))
 """
 
@@ -463,7 +468,7 @@ def _next_run_fails_early(out):
     """`article.reproduce(out)` stopped by an error in its first stage (after it set up its folder)."""
     import unittest.mock
 
-    with unittest.mock.patch.object(article, "article_runs", side_effect=RuntimeError("stopped early")):
+    with unittest.mock.patch.object(article, "_stability", side_effect=RuntimeError("stopped early")):
         with pytest.raises(RuntimeError, match="stopped early"):
             article.reproduce(out, steps=100)
 
