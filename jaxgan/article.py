@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -92,16 +93,9 @@ def article_runs(pd: float = ARTICLE_PD, *, steps: int = ARTICLE_STEPS, lr: floa
     **Returns:** a dict `name -> (field, [Trajectory, ...])`, the article's run first. Paths
     keep about 2000 rows (`save_every` = the largest divisor of `steps` ≤ steps / 2000).
     """
-    return _article_runs(pd, steps, lr, start, games, with_extra)
-
-
-def _article_runs(pd, steps, lr, start, games, with_extra, stop: threading.Event | None = None) -> dict:
-    """`article_runs`; with `stop`, it returns early (the games run so far) once `stop` is set."""
     out = {}
     se = _save_every(int(steps)) if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else 1
     for name in games:
-        if stop is not None and stop.is_set():
-            break
         field = pointwise_field(name, pd)
         starts = [tuple(float(v) for v in start)] + (extra_starts(_games.get(name).name, field) if with_extra else [])
         runs = [simulate(field, s, steps=steps, lr=lr, method="euler", save_every=se, warn=False)
@@ -372,16 +366,17 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         # Inside the `try`: an interrupt that lands as the folder is made (Python raises it when the
         # call returns) must still remove it.
         os.mkdir(tmp, 0o700)
-        # The article's runs and their portraits on a second thread, the stability rows on this one: each
-        # thread's compiles let go of the GIL for the other's Python (a third off a cold run). The thread
-        # is stopped and joined before the block is left, whatever ends it: an interrupt waits for one run
-        # or one figure at most, and no compilation outlives the call (one that did, on a daemon thread,
-        # could hang the exit).
-        with _Beside(_runs_and_portraits, tmp, pd=pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra,
-                     dpi=dpi) as figures, _short_gil_turns():
+        runs = article_runs(pd, steps=int(steps), lr=lr, start=start, with_extra=with_extra)
+        # The portraits are drawn on a second thread while this one computes the stability rows (whose
+        # many small compiles let go of the GIL), with short turns at the GIL meanwhile. The thread is
+        # stopped and joined before the block is left, whatever ends it: an interrupt waits for one
+        # figure at most, and no thread outlives the call. The article's runs stay on this thread: with
+        # their compiles on the other one, an interrupted run under load failed to end within minutes.
+        with _Beside(_write_portraits, tmp, runs, pd=pd, steps=int(steps), lr=lr, start=start,
+                     dpi=dpi) as portraits, _short_gil_turns():
             rows, reports = _stability(pd, None)
-            runs, written = figures.result()
             report(1, f"article runs: {len(ARTICLE_GAMES)} fields, {steps} Euler steps of {lr:g} from {start}")
+            written = portraits.result()
         report(2, "phase portraits written")
         traj = _trajectory_rows(runs)
         settings = {"pd": pd, "steps": int(steps), "lr": lr, "start": list(start), "method": "euler"}
@@ -393,14 +388,6 @@ def reproduce(out, *, pd: float = ARTICLE_PD, steps: int = ARTICLE_STEPS, lr: fl
         report.close()  # the bar's line ends before the traceback
         raise
     return Reproduction(out, sorted(written), rows, traj, time.perf_counter() - t0)
-
-
-def _runs_and_portraits(stop: threading.Event, tmp: str, *, pd, steps: int, lr, start, with_extra: bool,
-                        dpi: int) -> tuple[dict, list[str]]:
-    """`(article runs, the portraits' file names in tmp)`; returns early once `stop` is set."""
-    runs = _article_runs(pd, steps, lr, start, ARTICLE_GAMES, with_extra, stop)
-    return runs, ([] if stop.is_set() else _write_portraits(stop, tmp, runs, pd=pd, steps=steps, lr=lr, start=start,
-                                                             dpi=dpi))
 
 
 def _write_portraits(stop: threading.Event, tmp: str, runs: dict, *, pd, steps: int, lr, start,
@@ -458,6 +445,8 @@ class _Beside:
 
         def work():
             try:
+                if hasattr(signal, "pthread_sigmask"):  # Ctrl-C and SIGTERM are the caller's thread's to take
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
                 self._box["value"] = fn(self._stop, *args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread by `result`
                 self._box["error"] = exc

@@ -346,7 +346,7 @@ def test_reproduce_failure_leaves_folder_untouched(tmp_path, monkeypatch):
 
 
 def test_a_failed_stage_stops_and_joins_the_drawing_thread(tmp_path, monkeypatch):
-    # The runs and portraits go on a second thread while the stability rows are computed; when that stage
+    # The portraits are drawn on a second thread while the stability rows are computed; when that stage
     # fails (or is interrupted), the thread stops after the figure it is drawing and is joined before
     # `reproduce` raises: no thread is left running, the switch interval is restored, the temporary
     # folder is gone.
@@ -406,7 +406,7 @@ from jaxgan import article, cli
 def paused(*a, **k):
     time.sleep(300)
 
-article._stability = paused  # the stage on the main thread (the runs and portraits go on beside it)
+article._stability = paused  # the stage on the main thread, while the portraits are drawn beside it
 sys.exit(cli.main(["reproduce", "--out", sys.argv[1], "--steps", "100", "--quiet"]))
 """
 
