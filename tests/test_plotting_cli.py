@@ -423,11 +423,12 @@ def _start_paused_reproduce(folder):
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
-def _wait_for_temporary(proc, folder, timeout=240.0):
+def _wait_for_temporary(proc, folder, timeout=240.0, ready=lambda tmp: True):
+    """Until `folder` holds the child's temporary folder, and `ready(its name)`."""
     import time
 
     t0 = time.monotonic()
-    while not _temporaries(folder):
+    while not (_temporaries(folder) and ready(_temporaries(folder)[0])):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() - t0 < timeout, "the child never made its temporary folder"
         time.sleep(0.05)
@@ -447,6 +448,9 @@ def test_interrupted_reproduce_leaves_no_temporary_folder(tmp_path):
     try:
         for sig, proc in procs.items():
             _wait_for_temporary(proc, folders[sig])
+            if sig != signal.SIGKILL:  # while the portraits are drawn (on their own thread)
+                _wait_for_temporary(proc, folders[sig], ready=lambda tmp: any(
+                    p.endswith(".png") for p in os.listdir(folders[sig] / tmp)))
             proc.send_signal(sig)
         results = {sig: (proc.wait(timeout=120), proc.communicate()[1]) for sig, proc in procs.items()}
     finally:
