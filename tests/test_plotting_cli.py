@@ -425,8 +425,6 @@ def _start_paused_reproduce(folder):
 
 def _wait_for_temporary(proc, folder, timeout=240.0, ready=lambda tmp: True):
     """Until `folder` holds the child's temporary folder, and `ready(its name)`."""
-    import time
-
     t0 = time.monotonic()
     while not (_temporaries(folder) and ready(_temporaries(folder)[0])):
         assert proc.poll() is None, proc.communicate()
@@ -447,10 +445,9 @@ def test_interrupted_reproduce_leaves_no_temporary_folder(tmp_path):
         procs[sig] = _start_paused_reproduce(folder)
     try:
         for sig, proc in procs.items():
-            _wait_for_temporary(proc, folders[sig])
-            if sig != signal.SIGKILL:  # while the portraits are drawn (on their own thread)
-                _wait_for_temporary(proc, folders[sig], ready=lambda tmp: any(
-                    p.endswith(".png") for p in os.listdir(folders[sig] / tmp)))
+            drawing = (lambda tmp, f=folders[sig]: any(p.endswith(".png") for p in os.listdir(f / tmp)))
+            # SIGINT and SIGTERM while the portraits are drawn (on their own thread)
+            _wait_for_temporary(proc, folders[sig], ready=drawing if sig != signal.SIGKILL else lambda tmp: True)
             proc.send_signal(sig)
         results = {sig: (proc.wait(timeout=120), proc.communicate()[1]) for sig, proc in procs.items()}
     finally:
@@ -469,7 +466,7 @@ def test_interrupted_reproduce_leaves_no_temporary_folder(tmp_path):
 
 
 def _next_run_fails_early(out):
-    """`article.reproduce(out)` stopped by an error in its first stage (after it set up its folder)."""
+    """`article.reproduce(out)` stopped by an error in its stability stage (after it set up its folder)."""
     import unittest.mock
 
     with unittest.mock.patch.object(article, "_stability", side_effect=RuntimeError("stopped early")):
@@ -480,7 +477,6 @@ def _next_run_fails_early(out):
 def test_stale_temporaries_are_removed_only_when_their_owner_is_gone(tmp_path):
     import subprocess
     import sys
-    import time
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
