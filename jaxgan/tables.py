@@ -223,7 +223,7 @@ def convergence_table(cases: Sequence[ConvergenceCase] | None = None, methods: S
 # on each field's linearisation there (one kind for every case: `_linear_velocity`), the Jacobians of all the
 # fields come from one program, the cases of one kind run stacked and vmapped, the runs compile on
 # worker threads while the main thread analyses the rest points, and each field's velocity is traced once
-# for all these programs (`_called_once`).
+# per float for all these programs (`_called_once`).
 
 # Rules whose update at a rest point is linearised by the field's Jacobian alone (they only evaluate the
 # field, at points that coincide with the rest point there): the step's Jacobian is that of the linearisation.
@@ -246,8 +246,8 @@ def _linearisation(field: Field, point, jac) -> Field:
 @functools.partial(jax.jit, inline=True)
 def _velocity(field, z):
     # A field's velocity, traced once per kind of field and dtype (JAX keeps the trace of a jitted function):
-    # the Jacobians and the runs of every rule reuse it rather than run the field's Python again (the
-    # regularisers' nested autodiff is slow to trace). `inline=True`: its equations are copied into each
+    # the runs of every rule reuse one trace in the working float, the Jacobians one in float64, rather than
+    # run the field's Python again (the regularisers' nested autodiff is slow to trace). `inline=True`: its equations are copied into each
     # program as if traced there, so the programs are those the field's own code would give.
     return field(z)
 
