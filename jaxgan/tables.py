@@ -247,8 +247,9 @@ def _linearisation(field: Field, point, jac) -> Field:
 def _velocity(field, z):
     # A field's velocity, traced once per kind of field and dtype (JAX keeps the trace of a jitted function):
     # the runs of every rule reuse one trace in the working float, the Jacobians one in float64, rather than
-    # run the field's Python again (the regularisers' nested autodiff is slow to trace). `inline=True`: its equations are copied into each
-    # program as if traced there, so the programs are those the field's own code would give.
+    # run the field's Python again (the regularisers' nested autodiff is slow to trace). `inline=True`: its
+    # equations are copied into each program as if traced there, so the programs are those the field's own
+    # code would give.
     return field(z)
 
 
