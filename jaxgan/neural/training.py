@@ -143,12 +143,20 @@ def _seed_parts(gan: GAN, keys):
     return parts[:, 1], parts[:, 2], jax.device_put(stacked)
 
 
+def _at_least_two(seeds: np.ndarray) -> np.ndarray:
+    """The seeds to run: a single seed twice. XLA compiles a seed axis of length one as no axis at all
+    (it drops the unit dimension), and its dots then sum in another order: the last bits of a float32
+    run changed. Run beside a copy of itself, a lone seed gives what it gives beside any other seeds."""
+    return np.repeat(seeds, 2) if seeds.size == 1 else seeds
+
+
 def _spread(args, n_seeds: int):
     """The per-seed arguments split along the seed axis over this process's devices when there
-    are several and their number divides the seeds; as they are otherwise (one device). Seeds
-    never interact and the keys are threefry's, so a seed's run does not change with the split."""
+    are several and each gets at least two seeds (see `_at_least_two`); as they are otherwise (one
+    device). Seeds never interact and the keys are threefry's, so a seed's run does not change with
+    the split."""
     devices = jax.local_devices()
-    if len(devices) < 2 or n_seeds % len(devices):
+    if len(devices) < 2 or n_seeds % len(devices) or n_seeds < 2 * len(devices):
         return args
     mesh = jax.sharding.Mesh(np.asarray(devices), ("seeds",))
     return jax.device_put(args, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")))
@@ -308,10 +316,10 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
 
     One compiled program: `vmap` over seeds of a `lax.scan` over checkpoints, each an inner
     `fori_loop` of `measure_every` updates followed by the measurements (see `TrainResult`).
-    With several local devices whose number divides the number of seeds, the seeds are split
-    over them (otherwise the run is on the default device). Reproducible bit for bit for the same
-    seeds, sizes and machine; a seed's run does not depend on the other seeds in the call (nor on
-    their number, order or devices). The program is compiled once per GAN structure and sizes: a
+    With several local devices whose number divides the number of seeds (two or more each), the
+    seeds are split over them (otherwise the run is on the default device). Reproducible bit for
+    bit for the same seeds, sizes and machine; a seed's run does not depend on the other seeds in
+    the call (nor on their number, order or devices). The program is compiled once per GAN structure and sizes: a
     GAN whose `Optimizer`s differ only in their numbers (e.g. the learning rate) reuses it.
 
     **Arguments:**
@@ -321,7 +329,8 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
       `jax.random.key(s)` (JAX's default threefry2x32 generator), split by
       `jax.random.split(key, 3)` into the keys of the initial parameters, of the updates (update
       `i` draws from `fold_in(k_train, i)`) and of the measurements. Threefry's bits are a pure
-      function of the key, so a seed's run is the same bit for bit alone or beside any other seeds.
+      function of the key, so a seed's run is the same bit for bit alone or beside any other seeds
+      (a lone seed runs beside a copy of itself: XLA compiles a batch of one otherwise).
     - `steps`: updates (a multiple of `measure_every`); `measure_every`: updates per checkpoint.
     - `n_eval`: generator and data samples per measurement (fixed per seed across checkpoints).
     - `n_grid`: points of the x grid for D and pg (in 2-D, the nearest square); `n_bins`: histogram
@@ -361,14 +370,18 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     grids, grid, pd_grid = _grids(gan, n_grid, n_bins, bandwidth)
     if fast_compile is None:
         fast_compile = len(seeds_arr) * cfg.steps <= 20000
-    per_seed = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (seeds_arr.size, *np.shape(a))), grids)
-    grids, *args = _spread((per_seed, *_seed_parts(gan, seed_keys(seeds_arr))), seeds_arr.size)
+    run_seeds = _at_least_two(seeds_arr)
+    per_seed = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (run_seeds.size, *np.shape(a))), grids)
+    grids, *args = _spread((per_seed, *_seed_parts(gan, seed_keys(run_seeds))), run_seeds.size)
     t0 = time.perf_counter()
     program = _compiled(gan, cfg, grids, args, check_bool("train", "fast_compile", fast_compile))
     t1 = time.perf_counter()
-    logs, status, fstep, th0, th_end, final = program(grids, *args)
-    jax.block_until_ready(logs)
+    out = program(grids, *args)
+    jax.block_until_ready(out)
     t2 = time.perf_counter()
+    if run_seeds.size > seeds_arr.size:  # drop the copy
+        out = jax.tree_util.tree_map(lambda a: a[:seeds_arr.size], out)
+    logs, status, fstep, th0, th_end, final = out
     status, fstep = np.asarray(status).astype(np.int64), np.asarray(fstep).astype(np.int64)
     step_axis = np.arange(cfg.steps // cfg.measure_every + 1) * cfg.measure_every
     logs = _host_logs(logs, status, fstep, step_axis, top)
