@@ -42,7 +42,9 @@ class Game:
     - `d_domain`: `(lo, hi)`, the open interval D lives in (use `±math.inf` for ℝ).
     - `d0`: the discriminator's value at the rest point. `None` (default) means: solve
       `f1'(D) + f2'(D) = 0` inside `d_domain` (autodiff + safeguarded Newton/bisection).
-      Give it explicitly when that equation has no isolated root (Wasserstein, hinge).
+      Give it explicitly when that equation has no isolated root (Wasserstein, hinge), or
+      where it is known in closed form: the presets give theirs (the root the solver finds,
+      `tests/test_games.py`), so that no process spends its start solving them op by op.
 
     The functions must be written with `jax.numpy` so they can be differentiated and
     compiled. Games compare by identity, so one game object is one compiled field.
@@ -326,7 +328,7 @@ def minimax() -> Game:
     `log1p`: only its derivative enters the field (bit-identical either way) and D0 with it.
     """
     return Game(jnp.log, lambda d: jnp.log1p(-d), lambda d: -jnp.log(1.0 - d),
-                name="minimax", d_domain=(0.0, 1.0), source=_GOODFELLOW)
+                name="minimax", d_domain=(0.0, 1.0), d0=0.5, source=_GOODFELLOW)
 
 
 @register("non_saturating")
@@ -337,7 +339,7 @@ def non_saturating() -> Game:
     minimising log(1-D)); the article's "modified" field.
     """
     return Game(jnp.log, lambda d: jnp.log1p(-d), jnp.log,
-                name="non_saturating", d_domain=(0.0, 1.0), source=_GOODFELLOW)
+                name="non_saturating", d_domain=(0.0, 1.0), d0=0.5, source=_GOODFELLOW)
 
 
 @register("wasserstein")
@@ -361,7 +363,7 @@ def quadratic() -> Game:
 
     Source: the article this project implements, section 5 (the README restates it).
     """
-    return Game(lambda d: -0.5 * d * d, lambda d: d, lambda d: -d, name="quadratic",
+    return Game(lambda d: -0.5 * d * d, lambda d: d, lambda d: -d, name="quadratic", d0=1.0,
                 source="the article (GANs as 2-D vector fields), section 5")
 
 
@@ -375,7 +377,7 @@ def least_squares() -> Game:
     (each player minimises its squared error; here they maximise its negative).
     """
     return Game(lambda d: -0.5 * (d - 1.0) ** 2, lambda d: -0.5 * d * d,
-                lambda d: -0.5 * (d - 1.0) ** 2, name="least_squares",
+                lambda d: -0.5 * (d - 1.0) ** 2, name="least_squares", d0=0.5,
                 source="Mao et al. 2017, 'Least Squares Generative Adversarial Networks', ICCV")
 
 
@@ -394,10 +396,10 @@ def hinge() -> Game:
                 source="Lim & Ye 2017 'Geometric GAN'; Miyato et al. 2018, ICLR")
 
 
-def _f_gan(name: str, conj: ScalarFn, domain, doc_source: str) -> Game:
+def _f_gan(name: str, conj: ScalarFn, domain, d0: float, doc_source: str) -> Game:
     # Nowozin et al.: J = E_pd[T] - E_pg[f*(T)] with T = D taken directly in dom f*;
     # the generator minimises J, i.e. maximises E_pg[f*(T)].
-    return Game(lambda t: t, lambda t: -conj(t), conj, name=name, d_domain=domain,
+    return Game(lambda t: t, lambda t: -conj(t), conj, name=name, d_domain=domain, d0=d0,
                 source=_NOWOZIN + "; " + doc_source)
 
 
@@ -408,7 +410,7 @@ def kl() -> Game:
     f1 = T, f2 = -f*(T), f3 = f*(T) (the generator minimises the variational bound).
     Source: Nowozin, Cseke & Tomioka 2016, 'f-GAN', NeurIPS, Table 2.
     """
-    return _f_gan("kl", lambda t: jnp.exp(t - 1.0), (-math.inf, math.inf), "KL")
+    return _f_gan("kl", lambda t: jnp.exp(t - 1.0), (-math.inf, math.inf), 1.0, "KL")
 
 
 @register("reverse_kl")
@@ -417,7 +419,7 @@ def reverse_kl() -> Game:
 
     Source: Nowozin, Cseke & Tomioka 2016, 'f-GAN', NeurIPS, Table 2.
     """
-    return _f_gan("reverse_kl", lambda t: -1.0 - jnp.log(-t), (-math.inf, 0.0), "reverse KL")
+    return _f_gan("reverse_kl", lambda t: -1.0 - jnp.log(-t), (-math.inf, 0.0), -1.0, "reverse KL")
 
 
 @register("pearson")
@@ -426,7 +428,7 @@ def pearson() -> Game:
 
     Source: Nowozin, Cseke & Tomioka 2016, 'f-GAN', NeurIPS, Table 2.
     """
-    return _f_gan("pearson", lambda t: 0.25 * t * t + t, (-math.inf, math.inf), "Pearson chi^2")
+    return _f_gan("pearson", lambda t: 0.25 * t * t + t, (-math.inf, math.inf), 0.0, "Pearson chi^2")
 
 
 @register("hellinger")
@@ -435,7 +437,7 @@ def hellinger() -> Game:
 
     Source: Nowozin, Cseke & Tomioka 2016, 'f-GAN', NeurIPS, Table 2.
     """
-    return _f_gan("hellinger", lambda t: t / (1.0 - t), (-math.inf, 1.0), "squared Hellinger")
+    return _f_gan("hellinger", lambda t: t / (1.0 - t), (-math.inf, 1.0), 0.0, "squared Hellinger")
 
 
 @register("jensen_shannon")
@@ -445,4 +447,4 @@ def jensen_shannon() -> Game:
     Source: Nowozin, Cseke & Tomioka 2016, 'f-GAN', NeurIPS, Table 2.
     """
     return _f_gan("jensen_shannon", lambda t: -jnp.log(2.0 - jnp.exp(t)),
-                  (-math.inf, math.log(2.0)), "Jensen-Shannon")
+                  (-math.inf, math.log(2.0)), 0.0, "Jensen-Shannon")

@@ -1,5 +1,7 @@
 """Games: presets, the D0 solver, and the local stability criterion."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -33,14 +35,27 @@ def test_aliases_and_passthrough():
     assert games.get(g) is g
 
 
-@pytest.mark.parametrize("name", ALL_PRESETS)
-def test_rest_d_matches_hand_derivation(name):
-    assert games.get(name).rest_d() == pytest.approx(EXPECTED_D0[name], abs=1e-6)
+def _solved(name):
+    """The preset's functions and domain without its closed-form D0: the solver finds it."""
+    return dataclasses.replace(games.get(name), d0=None)
 
 
-def test_rest_d_float64_is_exact_to_double_precision(x64):
-    for name in ALL_PRESETS:
-        assert games.get(name).rest_d() == pytest.approx(EXPECTED_D0[name], abs=1e-14)
+@pytest.mark.parametrize("name", [n for n in ALL_PRESETS if n not in ("wasserstein", "hinge")])
+def test_the_solver_finds_each_presets_closed_form_rest_value(name):
+    # The presets give D0 in closed form (no solve at first use); it is exactly the solver's root, in
+    # float32 and in float64 (whose solve holds to double precision), and the hand derivation's.
+    assert games.get(name).d0 == EXPECTED_D0[name]
+    assert _solved(name).rest_d(jnp.float32) == EXPECTED_D0[name]
+    assert _solved(name).rest_d(jnp.float64) == EXPECTED_D0[name]
+    assert games.get(name).rest_d() == EXPECTED_D0[name]
+
+
+def test_the_undetermined_rest_values_are_given_and_the_solver_asks_for_wassersteins():
+    # Wasserstein's f1' + f2' is zero everywhere, hinge's on all of (-1, 1): the presets choose D0 = 0.
+    for name in ("wasserstein", "hinge"):
+        assert games.get(name).rest_d() == EXPECTED_D0[name]
+    with pytest.raises(ValueError, match="d0="):
+        _solved("wasserstein").rest_d()
 
 
 def test_solver_handles_a_root_near_a_domain_edge():
