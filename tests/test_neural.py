@@ -335,10 +335,11 @@ def test_training_is_reproducible_bit_for_bit(quick_plain):
     np.testing.assert_array_equal(a.theta_end, b.theta_end)
     # A seed's run does not depend on the other seeds in the batch.
     gan = a.gan
-    # The experiment's own sizes (`hessians=False` included): its compiled program serves this run too.
+    # The experiment's own sizes and compile options (`hessians=False`, `fast_compile="quick"`): its
+    # compiled program serves this run too.
     programs = training.compiled_programs()
     r = neural.train(gan, [0, 5, 6, 7], steps=600, measure_every=30, n_eval=256, n_grid=32, krylov=6,
-                     hessians=False)
+                     hessians=False, fast_compile="quick")
     assert training.compiled_programs() == programs
     for k in ("w1", "d_grid", "kernel_cos", "eigs"):
         np.testing.assert_array_equal(r.logs[k][0], a.logs[k][0], err_msg=k)

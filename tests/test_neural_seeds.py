@@ -139,3 +139,10 @@ def test_networks_too_wide_for_memory_are_refused():
     wide = neural.GAN(discriminator=neural.Net((10**5, 10**5)))
     with pytest.raises(ArgumentError, match=r"2 seeds \(.*GiB each: 100\d+ parameters.*smaller networks"):
         neural.train(wide, seeds=2)
+
+
+def test_fast_compile_takes_true_false_or_quick():
+    with pytest.raises(ArgumentError, match="fast_compile.*quick.*'fastest'"):
+        neural.train(_GAN, 2, **(_RUN | {"fast_compile": "fastest"}))
+    with pytest.raises(ArgumentTypeError, match="fast_compile"):
+        neural.train(_GAN, 2, **(_RUN | {"fast_compile": 1}))

@@ -43,8 +43,8 @@ measurement grid is evaluated in eval mode (running statistics).
 **Numbers.** float32 by default, float64 when x64 is enabled. The output map is clipped one ulp
 inside finite ends of the domain, so a saturated discriminator gives large but finite losses (and
 a vanishing gradient, like PyTorch's clamped `BCELoss`) rather than `log 0`. Seed `s` has the key
-`jax.random.key(s)` (threefry2x32, JAX's default); a seed's run is the same bit for bit alone or
-batched with other seeds.
+`jax.random.key(s)` (threefry2x32, JAX's default); its draws are the same alone or batched with other
+seeds (its arithmetic too, but where XLA orders a batch's sums by the number of seeds: see `train`).
 """
 
 from ..stability.krylov import arnoldi

@@ -12,11 +12,12 @@ import threading
 
 import jax
 
-from .._xla import FAST_COMPILE  # level 0 for short runs (see jaxgan/_xla.py)
+from .._xla import FAST_COMPILE, QUICK_COMPILE  # for short runs (see jaxgan/_xla.py)
 
 __all__ = ["FAST_COMPILE", "ProgramCache"]
 
 
+_OPTIONS = {False: None, True: FAST_COMPILE, "quick": QUICK_COMPILE}
 _TRACING = threading.Lock()  # one trace at a time (traces hold the GIL); compiles run side by side
 
 
@@ -24,7 +25,8 @@ class ProgramCache:
     """The compiled programs of one jitted function, keyed by its static arguments, the shapes,
     dtypes and shardings of the others, x64 and the compiler options (at most `limit`, then cleared).
 
-    `cache(statics, args, fast=False)` returns the compiled program; call it with `*args`."""
+    `cache(statics, args, fast=False)` returns the compiled program; call it with `*args`. `fast`:
+    `False` (XLA's defaults), `True` (`FAST_COMPILE`) or `"quick"` (`QUICK_COMPILE`)."""
 
     def __init__(self, jitted, *, limit: int = 64):
         self._jitted, self._limit, self._programs, self._lock = jitted, limit, {}, threading.Lock()
@@ -32,7 +34,7 @@ class ProgramCache:
     def __len__(self) -> int:
         return len(self._programs)
 
-    def __call__(self, statics: tuple, args: tuple, *, fast: bool = False):
+    def __call__(self, statics: tuple, args: tuple, *, fast: bool | str = False):
         sig = tuple((tuple(a.shape), str(a.dtype), str(getattr(a, "sharding", "")))
                     for a in jax.tree_util.tree_leaves(args))
         key = (statics, sig, bool(jax.config.jax_enable_x64), fast)
@@ -41,7 +43,7 @@ class ProgramCache:
         if hit is None:
             with _TRACING:
                 lowered = self._jitted.lower(*statics, *args)
-            hit = lowered.compile(FAST_COMPILE if fast else None)
+            hit = lowered.compile(_OPTIONS[fast])
             with self._lock:
                 if len(self._programs) >= self._limit:
                     self._programs.clear()

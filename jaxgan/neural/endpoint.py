@@ -129,7 +129,7 @@ _PROGRAMS = ProgramCache(_end_jit, limit=32)
 def _compiled(program: ProgramKey, sz: EndSizes, args):
     """`_end_jit` compiled with XLA's backend optimisation off (a one-off measurement: compile time
     dominates), cached by GAN structure, sizes and argument shapes."""
-    return _PROGRAMS((program, sz), tuple(args), fast=True)
+    return _PROGRAMS((program, sz), tuple(args), fast="quick")
 
 
 def end_point(result, sz: EndSizes, *, key=None) -> EndPoint:

@@ -27,7 +27,7 @@ from ..progress import ProgressEvent, reporter
 from .data import GaussianMixture, Samples, default_data, digits
 from .result import TrainResult
 from .spec import GAN, Net
-from .training import train
+from .training import short_run, train
 
 __all__ = ["batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "DIGITS_SIZES", "VARIANTS", "DATA_KINDS"]
 
@@ -355,7 +355,8 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data=N
     report = reporter(who, progress, who, len(gans))
     kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
               n_grid=cfg["n_grid"], krylov=cfg["krylov"], top=cfg["krylov"],
-              hessians=False)  # the table reads the game Jacobian's eigenvalues, not the players' Hessians
+              hessians=False,  # the table reads the game Jacobian's eigenvalues, not the players' Hessians
+              fast_compile="quick" if short_run(cfg["seeds"], cfg["steps"]) else False)
     t0 = time.perf_counter()
     results = _run_all(gans, kw, workers, report)
     first = next(iter(results.values()))

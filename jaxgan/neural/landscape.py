@@ -40,7 +40,7 @@ from .experiment import sized_settings
 from .measurements import rotation_index
 from .result import TrainResult
 from .spec import GAN, Net
-from .training import train
+from .training import short_run, train
 from .verdicts import quiet
 
 __all__ = ["landscape_experiment", "LandscapeResult", "LandscapeRun", "Finding", "LANDSCAPE_SIZES",
@@ -412,7 +412,8 @@ def landscape_experiment(*, data: str = "ring", games=("non_saturating", "wgan_g
     sz = EndSizes(cfg["n_big"], cfg["arnoldi"], cfg["lanczos"], cfg["n_path"], cfg["n_zoom"])
     top = cfg["arnoldi"]
     kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
-              n_grid=16, krylov=cfg["krylov"], kernel_probe=False)
+              n_grid=16, krylov=cfg["krylov"], kernel_probe=False,
+              fast_compile="quick" if short_run(cfg["seeds"], cfg["steps"]) else False)
     if data == "digits":
         # One game at a time: two conv-net programs run from threads of one process can stall XLA:CPU for
         # good (every thread waiting, no CPU used; seen here and in `batchnorm_experiment`).

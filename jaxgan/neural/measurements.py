@@ -375,7 +375,7 @@ def path_angle_of_seed(program: ProgramKey, cfg: RunConfig, n: int, st: TrainSta
     Compiled once per GAN structure, sizes and shapes, with XLA's backend optimisation off: `n` field
     evaluations run in no time, the compile is all of it (as the end-point program's, `endpoint.py`)."""
     args = (st, k_eval, start_flat, end_flat)
-    return _PATH_ANGLE_PROGRAMS((program, cfg, n), args, fast=True)(*args)
+    return _PATH_ANGLE_PROGRAMS((program, cfg, n), args, fast="quick")(*args)
 
 
 @functools.partial(jax.jit, static_argnames=("program", "cfg", "n"))

@@ -127,7 +127,7 @@ def compiled_programs() -> int:
     return len(_PROGRAMS)
 
 
-def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool):
+def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool | str):
     """The compiled training program, cached by (GAN structure, sizes, argument shapes and dtypes,
     optimisation level), so that compile time and run time can be reported apart."""
     return _PROGRAMS((program_key(gan), cfg), (grids, *args), fast=fast_compile)
@@ -318,9 +318,14 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     `fori_loop` of `measure_every` updates followed by the measurements (see `TrainResult`).
     With several local devices whose number divides the number of seeds (two or more each), the
     seeds are split over them (otherwise the run is on the default device). Reproducible bit for
-    bit for the same seeds, sizes and machine; a seed's run does not depend on the other seeds in
-    the call (nor on their number, order or devices). The program is compiled once per GAN structure and sizes: a
-    GAN whose `Optimizer`s differ only in their numbers (e.g. the learning rate) reuses it.
+    bit for the same seeds, sizes and machine. A seed's run does not depend on the other seeds in
+    the call: its keys, draws and arithmetic are its own, and for the networks of the tests it is the
+    same bit for bit alone or beside others, on one device or two. But XLA:CPU orders some sums over
+    a batch by the batch's whole shape, seeds included (seen with the BatchNorm and dropout networks
+    of `batchnorm_experiment` on an AVX2 machine): then another number of seeds changes the last bits,
+    which training amplifies. To reproduce a seed's run exactly, run the same seeds. The program is
+    compiled once per GAN structure and sizes: a GAN whose `Optimizer`s differ only in their numbers
+    (e.g. the learning rate) reuses it.
 
     **Arguments:**
 
@@ -329,8 +334,8 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
       `jax.random.key(s)` (JAX's default threefry2x32 generator), split by
       `jax.random.split(key, 3)` into the keys of the initial parameters, of the updates (update
       `i` draws from `fold_in(k_train, i)`) and of the measurements. Threefry's bits are a pure
-      function of the key, so a seed's run is the same bit for bit alone or beside any other seeds
-      (a lone seed runs beside a copy of itself: XLA compiles a batch of one otherwise).
+      function of the key, identical alone, under `vmap` and sharded (a lone seed runs beside a copy
+      of itself: XLA compiles a batch of one as no batch, which sums in another order).
     - `steps`: updates (a multiple of `measure_every`); `measure_every`: updates per checkpoint.
     - `n_eval`: generator and data samples per measurement (fixed per seed across checkpoints).
     - `n_grid`: points of the x grid for D and pg (in 2-D, the nearest square); `n_bins`: histogram
@@ -348,8 +353,11 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     - `tail`: the fraction of final checkpoints on which fates are decided (see `classify`).
     - `keep_params`: keep the flat parameters `(θ_D, θ_G)` of every checkpoint (`TrainResult.theta`,
       for the path-angle between any two checkpoints).
-    - `fast_compile`: compile with XLA's backend optimisation off (half the compile time, about three
-      times the run time); default: on for short runs (`len(seeds) · steps ≤ 20000`).
+    - `fast_compile`: `True`: compile with XLA's backend optimisation off (half the compile time,
+      about three times the run time); `"quick"`: and, on CPU, with XLA's elemental emitters (half
+      again of the compile time; the last bits of a run change, and a seed's run split over two
+      devices may then differ from it on one, which `True` keeps); `False`: XLA's defaults; default:
+      `True` for short runs (`len(seeds) · steps ≤ 20000`). The experiments use `"quick"` for theirs.
 
     **Returns:** a `TrainResult`, with the fates of `classify`.
 
@@ -359,6 +367,7 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     """
     check_instance("train", "gan", gan, GAN, "a jaxgan.neural.GAN")
     seeds_arr = _check_seeds(seeds)
+    fast_compile = None if fast_compile is None else _check_fast_compile(fast_compile)
     cfg, top, tol, tail = _run_config(gan, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol,
                                       tail, keep_params, hessians)
     n_grid = check_int("train", "n_grid", n_grid, 2)
@@ -369,12 +378,12 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
         seeds_arr = np.arange(seeds_arr, dtype=np.int64)
     grids, grid, pd_grid = _grids(gan, n_grid, n_bins, bandwidth)
     if fast_compile is None:
-        fast_compile = len(seeds_arr) * cfg.steps <= 20000
+        fast_compile = short_run(len(seeds_arr), cfg.steps)
     run_seeds = _at_least_two(seeds_arr)
     per_seed = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (run_seeds.size, *np.shape(a))), grids)
     grids, *args = _spread((per_seed, *_seed_parts(gan, seed_keys(run_seeds))), run_seeds.size)
     t0 = time.perf_counter()
-    program = _compiled(gan, cfg, grids, args, check_bool("train", "fast_compile", fast_compile))
+    program = _compiled(gan, cfg, grids, args, fast_compile)
     t1 = time.perf_counter()
     out = program(grids, *args)
     jax.block_until_ready(out)
@@ -391,6 +400,22 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     return TrainResult(gan=gan, seeds=seeds_arr, steps=step_axis, grid=grid, pd_grid=pd_grid, **logs, fate=fate,
                        fate_step=fstep, theta0=np.asarray(th0), theta_end=np.asarray(th_end), final=final, tol=tol,
                        cfg=cfg, theta=theta, compile_s=t1 - t0, run_s=t2 - t1)
+
+
+def short_run(n_seeds: int, steps: int) -> bool:
+    """Whether a run is short enough that compiling is most of its cost (`train`'s default
+    `fast_compile`): `n_seeds · steps ≤ 20000`."""
+    return n_seeds * steps <= 20000
+
+
+def _check_fast_compile(fast_compile) -> bool | str:
+    if isinstance(fast_compile, str):
+        if fast_compile != "quick":
+            raise bad_value("train", "fast_compile", 'True, False or "quick"', fast_compile)
+        return "quick"
+    if not isinstance(fast_compile, (bool, np.bool_)):
+        raise bad_type("train", "fast_compile", 'True, False or "quick"', fast_compile)
+    return bool(fast_compile)
 
 
 def _run_config(gan: GAN, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol, tail,
