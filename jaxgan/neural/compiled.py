@@ -35,17 +35,27 @@ class ProgramCache:
         return len(self._programs)
 
     def __call__(self, statics: tuple, args: tuple, *, fast: bool | str = False):
+        return self.lower(statics, args, fast=fast)()
+
+    def lower(self, statics: tuple, args: tuple, *, fast: bool | str = False):
+        """`cache(...)` in two halves: lowers now (unless the program is cached) and returns a function
+        of no arguments that compiles (once) and returns the program. Lowering holds the GIL and
+        compiling does not: a caller can lower its next program while this one compiles elsewhere."""
         sig = tuple((tuple(a.shape), str(a.dtype), str(getattr(a, "sharding", "")))
                     for a in jax.tree_util.tree_leaves(args))
         key = (statics, sig, bool(jax.config.jax_enable_x64), fast)
         with self._lock:
             hit = self._programs.get(key)
-        if hit is None:
-            with _TRACING:
-                lowered = self._jitted.lower(*statics, *args)
-            hit = lowered.compile(_OPTIONS[fast])
+        if hit is not None:
+            return lambda: hit
+        with _TRACING:
+            lowered = self._jitted.lower(*statics, *args)
+
+        def compile_program():
+            program = lowered.compile(_OPTIONS[fast])
             with self._lock:
                 if len(self._programs) >= self._limit:
                     self._programs.clear()
-                self._programs[key] = hit
-        return hit
+                return self._programs.setdefault(key, program)
+
+        return compile_program

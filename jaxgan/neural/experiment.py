@@ -27,7 +27,7 @@ from ..progress import ProgressEvent, reporter
 from .data import GaussianMixture, Samples, default_data, digits
 from .result import TrainResult
 from .spec import GAN, Net
-from .training import short_run, train
+from .training import finish_train, plan_train, short_run
 
 __all__ = ["batchnorm_experiment", "ExperimentResult", "EXPERIMENT_SIZES", "DIGITS_SIZES", "VARIANTS", "DATA_KINDS"]
 
@@ -272,24 +272,26 @@ def _run_all(gans: dict, kw: dict, workers: int, report) -> dict:
     """`train` every GAN (`workers` at a time, in threads); `{label: TrainResult}` in `gans`' order."""
     lock, done = threading.Lock(), []
 
-    def run(item):
-        label, gan = item
-        r = train(gan, **kw)
+    def finish(label, plan):
+        r = finish_train(plan)
         sm = r.summary()
         with lock:
             done.append(label)
             report(len(done), f"{label}: {sm['converged']}/{sm['seeds']} converged, {sm['diverged']} diverged "
                               f"(compile {r.compile_s:.0f} s, run {r.run_s:.0f} s)")
-        return label, r
+        return r
 
     if workers > 1 and len(gans) > 1:
-        # The largest programs (BatchNorm, dropout) first: their compile starts while the others trace.
+        # This thread lowers the runs one after another, the largest programs (BatchNorm, dropout) first:
+        # lowering holds the GIL, so the longest compile starts first and the others lower meanwhile;
+        # the pool compiles and runs each run once it is lowered (XLA lets go of the GIL).
         items = sorted(gans.items(), key=lambda item: -(item[1].d_player.batchnorm + item[1].g_player.batchnorm
                                                        + bool(item[1].d_player.dropout)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = dict(pool.map(run, items))
+            futures = {label: pool.submit(finish, label, plan_train(gan, **kw)) for label, gan in items}
+            results = {label: f.result() for label, f in futures.items()}
     else:
-        results = dict(map(run, gans.items()))
+        results = {label: finish(label, plan_train(gan, **kw)) for label, gan in gans.items()}
     return {label: results[label] for label in gans}
 
 

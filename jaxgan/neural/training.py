@@ -8,9 +8,12 @@ The program is cached per GAN *structure* (`spec.program_key`): a GAN that diffe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import math
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -125,12 +128,6 @@ _PROGRAMS = ProgramCache(_train_jit)
 def compiled_programs() -> int:
     """How many training programs have been compiled in this process (and are cached)."""
     return len(_PROGRAMS)
-
-
-def _compiled(gan: GAN, cfg: RunConfig, grids: Grids, args, fast_compile: bool | str):
-    """The compiled training program, cached by (GAN structure, sizes, argument shapes and dtypes,
-    optimisation level), so that compile time and run time can be reported apart."""
-    return _PROGRAMS((program_key(gan), cfg), (grids, *args), fast=fast_compile)
 
 
 def _seed_parts(gan: GAN, keys):
@@ -365,14 +362,48 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
     `ArgumentError` with the estimate when the run's arrays cannot fit in memory (too many seeds,
     networks too wide, too many checkpoints), before anything is allocated.
     """
+    return finish_train(plan_train(gan, seeds, steps=steps, measure_every=measure_every, n_eval=n_eval,
+                                   n_grid=n_grid, n_bins=n_bins, bandwidth=bandwidth, krylov=krylov, top=top,
+                                   kernel_probe=kernel_probe, n_proj=n_proj, tol=tol, tail=tail,
+                                   fast_compile=fast_compile, keep_params=keep_params, hessians=hessians))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PlannedRun:
+    """A `train` run checked, its inputs built and its program lowered, not yet compiled (`plan_train`);
+    `finish_train` compiles and runs it. The experiments lower their runs one after another in one
+    thread (lowering holds the GIL) while the runs already lowered compile and run in others."""
+
+    gan: GAN
+    cfg: RunConfig
+    seeds: np.ndarray  # (S,) the seeds asked for
+    n_run: int  # the seeds run (`_at_least_two`)
+    inputs: tuple  # (grids, seed keys..., initial states) as the program takes them
+    grid: np.ndarray
+    pd_grid: np.ndarray
+    top: int
+    tol: float
+    tail: float
+    compile: Any  # () -> the compiled program
+    lower_s: float
+
+
+def plan_train(gan: GAN, seeds=8, **kw) -> PlannedRun:
+    """`train`'s first half, with `train`'s arguments: every check, the grids and initial states, and
+    the lowered program."""
+    unknown = sorted(set(kw) - set(_TRAIN_DEFAULTS))
+    if unknown:
+        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+    a = _TRAIN_DEFAULTS | kw
     check_instance("train", "gan", gan, GAN, "a jaxgan.neural.GAN")
     seeds_arr = _check_seeds(seeds)
-    fast_compile = None if fast_compile is None else _check_fast_compile(fast_compile)
-    cfg, top, tol, tail = _run_config(gan, steps, measure_every, n_eval, krylov, top, kernel_probe, n_proj, tol,
-                                      tail, keep_params, hessians)
-    n_grid = check_int("train", "n_grid", n_grid, 2)
-    n_bins = check_int("train", "n_bins", n_bins, 2)
-    bandwidth = None if bandwidth is None else check_float("train", "bandwidth", bandwidth)
+    fast_compile = None if a["fast_compile"] is None else _check_fast_compile(a["fast_compile"])
+    cfg, top, tol, tail = _run_config(gan, a["steps"], a["measure_every"], a["n_eval"], a["krylov"], a["top"],
+                                      a["kernel_probe"], a["n_proj"], a["tol"], a["tail"], a["keep_params"],
+                                      a["hessians"])
+    n_grid = check_int("train", "n_grid", a["n_grid"], 2)
+    n_bins = check_int("train", "n_bins", a["n_bins"], 2)
+    bandwidth = None if a["bandwidth"] is None else check_float("train", "bandwidth", a["bandwidth"])
     _check_memory(gan, cfg, seeds_arr if isinstance(seeds_arr, int) else seeds_arr.size, n_grid, top)
     if isinstance(seeds_arr, int):
         seeds_arr = np.arange(seeds_arr, dtype=np.int64)
@@ -381,25 +412,39 @@ def train(gan: GAN, seeds=8, *, steps: int = 2000, measure_every: int = 50, n_ev
         fast_compile = short_run(len(seeds_arr), cfg.steps)
     run_seeds = _at_least_two(seeds_arr)
     per_seed = jax.tree_util.tree_map(lambda a: np.broadcast_to(np.asarray(a), (run_seeds.size, *np.shape(a))), grids)
-    grids, *args = _spread((per_seed, *_seed_parts(gan, seed_keys(run_seeds))), run_seeds.size)
+    inputs = _spread((per_seed, *_seed_parts(gan, seed_keys(run_seeds))), run_seeds.size)
     t0 = time.perf_counter()
-    program = _compiled(gan, cfg, grids, args, fast_compile)
+    compile_program = _PROGRAMS.lower((program_key(gan), cfg), inputs, fast=fast_compile)
+    return PlannedRun(gan, cfg, seeds_arr, run_seeds.size, tuple(inputs), grid, pd_grid, top, tol, tail,
+                      compile_program, time.perf_counter() - t0)
+
+
+def finish_train(plan: PlannedRun) -> TrainResult:
+    """`train`'s second half: compile the planned run's program, run it and read its results."""
+    gan, cfg, seeds_arr = plan.gan, plan.cfg, plan.seeds
+    t0 = time.perf_counter()
+    program = plan.compile()
     t1 = time.perf_counter()
-    out = program(grids, *args)
+    out = program(*plan.inputs)
     jax.block_until_ready(out)
     t2 = time.perf_counter()
-    if run_seeds.size > seeds_arr.size:  # drop the copy
+    if plan.n_run > seeds_arr.size:  # drop the copy
         out = jax.tree_util.tree_map(lambda a: a[:seeds_arr.size], out)
     logs, status, fstep, th0, th_end, final = out
     status, fstep = np.asarray(status).astype(np.int64), np.asarray(fstep).astype(np.int64)
     step_axis = np.arange(cfg.steps // cfg.measure_every + 1) * cfg.measure_every
-    logs = _host_logs(logs, status, fstep, step_axis, top)
+    logs = _host_logs(logs, status, fstep, step_axis, plan.top)
     theta = logs.pop("theta", None)
-    fate = fates_of(status, logs["w1"], logs["d_grid"], logs["pg_grid"], pd_grid, gan.game, tol=tol, tail=tail,
-                    r_min=0.5)
-    return TrainResult(gan=gan, seeds=seeds_arr, steps=step_axis, grid=grid, pd_grid=pd_grid, **logs, fate=fate,
-                       fate_step=fstep, theta0=np.asarray(th0), theta_end=np.asarray(th_end), final=final, tol=tol,
-                       cfg=cfg, theta=theta, compile_s=t1 - t0, run_s=t2 - t1)
+    fate = fates_of(status, logs["w1"], logs["d_grid"], logs["pg_grid"], plan.pd_grid, gan.game, tol=plan.tol,
+                    tail=plan.tail, r_min=0.5)
+    return TrainResult(gan=gan, seeds=seeds_arr, steps=step_axis, grid=plan.grid, pd_grid=plan.pd_grid, **logs,
+                       fate=fate, fate_step=fstep, theta0=np.asarray(th0), theta_end=np.asarray(th_end), final=final,
+                       tol=plan.tol, cfg=cfg, theta=theta, compile_s=plan.lower_s + t1 - t0, run_s=t2 - t1)
+
+
+# `train`'s keywords and their defaults, for `plan_train`.
+_TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def short_run(n_seeds: int, steps: int) -> bool:
