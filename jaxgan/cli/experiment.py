@@ -31,7 +31,7 @@ def _add_experiment(p):
                         "landscape: Berard et al. 2020's findings (rotation, not Nash, the path-angle bump) at the end "
                         "of NSGAN and WGAN-GP training, many seeds")
     p.add_argument("--quick", action="store_true",
-                   help="the smallest size (compile-bound: about a minute on a 2-core CPU): batchnorm 4 seeds × "
+                   help="the smallest size (compile-bound: batchnorm about 15 s on a 2-core CPU): batchnorm 4 seeds × "
                         "600 updates (digits: 300), landscape 4 seeds × 600 updates")
     p.add_argument("--small", action="store_true", help="the notebook's / README's size (minutes)")
     p.add_argument("--out", metavar="DIR", default=None,
