@@ -11,8 +11,10 @@ time compiling, so its compile options matter more than XLA's optimisations of t
   (`train(..., fast_compile=)`; the BatchNorm program of `jaxgan experiment batchnorm --quick`
   compiles in 4.6 s instead of 8.0 s on 2 cores), and for the convergence table's runs and the rest
   points' Jacobians (`jaxgan.tables`). The numbers are the same to rounding; a training run's last bits
-  differ (and grow over its updates). Either set keeps a seed's run the same alone or beside others
-  where XLA's defaults do (`tests/test_neural_seeds.py`, `tests/test_any_gan.py`).
+  differ (and grow over its updates). `FAST_COMPILE` keeps a seed's run the same alone or beside others
+  where XLA's defaults do, on one device or split over two (`tests/test_neural_seeds.py`); with the
+  elemental emitters the run split over two devices differed in one bit of the Adam state (an AVX2
+  machine), which is why `train`'s default for short runs is `FAST_COMPILE`.
 
 Other backends ignore the CPU option.
 """

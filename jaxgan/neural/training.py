@@ -143,7 +143,8 @@ def _seed_parts(gan: GAN, keys):
 def _at_least_two(seeds: np.ndarray) -> np.ndarray:
     """The seeds to run: a single seed twice. XLA compiles a seed axis of length one as no axis at all
     (it drops the unit dimension), and its dots then sum in another order: the last bits of a float32
-    run changed. Run beside a copy of itself, a lone seed gives what it gives beside any other seeds."""
+    run changed. Run beside a copy of itself, a lone seed gives what it gives beside other seeds (where
+    the batch's size does not change XLA's order of sums either: see `train`)."""
     return np.repeat(seeds, 2) if seeds.size == 1 else seeds
 
 
@@ -394,16 +395,16 @@ def plan_train(gan: GAN, seeds=8, **kw) -> PlannedRun:
     unknown = sorted(set(kw) - set(_TRAIN_DEFAULTS))
     if unknown:
         raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
-    a = _TRAIN_DEFAULTS | kw
+    opts = _TRAIN_DEFAULTS | kw
     check_instance("train", "gan", gan, GAN, "a jaxgan.neural.GAN")
     seeds_arr = _check_seeds(seeds)
-    fast_compile = None if a["fast_compile"] is None else _check_fast_compile(a["fast_compile"])
-    cfg, top, tol, tail = _run_config(gan, a["steps"], a["measure_every"], a["n_eval"], a["krylov"], a["top"],
-                                      a["kernel_probe"], a["n_proj"], a["tol"], a["tail"], a["keep_params"],
-                                      a["hessians"])
-    n_grid = check_int("train", "n_grid", a["n_grid"], 2)
-    n_bins = check_int("train", "n_bins", a["n_bins"], 2)
-    bandwidth = None if a["bandwidth"] is None else check_float("train", "bandwidth", a["bandwidth"])
+    fast_compile = None if opts["fast_compile"] is None else _check_fast_compile(opts["fast_compile"])
+    cfg, top, tol, tail = _run_config(gan, *(opts[k] for k in ("steps", "measure_every", "n_eval", "krylov", "top",
+                                                                "kernel_probe", "n_proj", "tol", "tail", "keep_params",
+                                                                "hessians")))
+    n_grid = check_int("train", "n_grid", opts["n_grid"], 2)
+    n_bins = check_int("train", "n_bins", opts["n_bins"], 2)
+    bandwidth = None if opts["bandwidth"] is None else check_float("train", "bandwidth", opts["bandwidth"])
     _check_memory(gan, cfg, seeds_arr if isinstance(seeds_arr, int) else seeds_arr.size, n_grid, top)
     if isinstance(seeds_arr, int):
         seeds_arr = np.arange(seeds_arr, dtype=np.int64)
