@@ -254,6 +254,13 @@ def _sizes(size, seeds, steps, kind: str = "mixture") -> dict:
                           seeds, steps)
 
 
+def compile_option(n_seeds: int, steps: int) -> bool | str:
+    """The experiments' `train(..., fast_compile=)`: `"quick"` for a short run (`short_run`), where
+    compiling is most of the cost and the experiment reports tables, not bit-exact runs; else XLA's
+    defaults."""
+    return "quick" if short_run(n_seeds, steps) else False
+
+
 def sized_settings(who: str, table: dict, size, seeds, steps) -> dict:
     """`table[size]` (an experiment's sizes) with `seeds` and `steps` overridden, checked; steps are
     rounded down to whole checkpoints (`measure_every`) and must make at least one."""
@@ -358,7 +365,7 @@ def batchnorm_experiment(size: str = "default", *, game="non_saturating", data=N
     kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
               n_grid=cfg["n_grid"], krylov=cfg["krylov"], top=cfg["krylov"],
               hessians=False,  # the table reads the game Jacobian's eigenvalues, not the players' Hessians
-              fast_compile="quick" if short_run(cfg["seeds"], cfg["steps"]) else False)
+              fast_compile=compile_option(cfg["seeds"], cfg["steps"]))
     t0 = time.perf_counter()
     results = _run_all(gans, kw, workers, report)
     first = next(iter(results.values()))

@@ -36,11 +36,11 @@ from ..progress import ProgressEvent, reporter
 from ..stability.krylov import ritz_values
 from .data import grid_of_25, ring_of_8
 from .endpoint import EndPoint, EndSizes, end_point
-from .experiment import sized_settings
+from .experiment import compile_option, sized_settings
 from .measurements import rotation_index
 from .result import TrainResult
 from .spec import GAN, Net
-from .training import short_run, train
+from .training import train
 from .verdicts import quiet
 
 __all__ = ["landscape_experiment", "LandscapeResult", "LandscapeRun", "Finding", "LANDSCAPE_SIZES",
@@ -413,7 +413,7 @@ def landscape_experiment(*, data: str = "ring", games=("non_saturating", "wgan_g
     top = cfg["arnoldi"]
     kw = dict(seeds=cfg["seeds"], steps=cfg["steps"], measure_every=cfg["measure_every"], n_eval=cfg["n_eval"],
               n_grid=16, krylov=cfg["krylov"], kernel_probe=False,
-              fast_compile="quick" if short_run(cfg["seeds"], cfg["steps"]) else False)
+              fast_compile=compile_option(cfg["seeds"], cfg["steps"]))
     if data == "digits":
         # One game at a time: two conv-net programs run from threads of one process can stall XLA:CPU for
         # good (every thread waiting, no CPU used; seen here and in `batchnorm_experiment`).
