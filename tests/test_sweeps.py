@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import jax
 import jax.numpy as jnp
@@ -329,6 +330,34 @@ def test_chunking_does_not_change_results(classic):
     r = sweeps.basins(MINIMAX, D16, PG16, steps=2048, lr=1e-2, chunk=64, check_every=16)  # the folder tests' kernel
     for name in ("fate", "step", "final", "turns"):
         np.testing.assert_array_equal(getattr(r, name), getattr(classic, name))
+
+
+def test_a_chunk_split_over_host_threads_equals_the_chunk_run_whole(classic, phase_sweep, monkeypatch):
+    """On one CPU device each chunk runs as parts of its own, one per host thread, several chunks in
+    flight (`jaxgan.sweeps.runner`): bit for bit the chunks run whole — with the field and the step
+    size shared by every start, and with both swept (cut into the parts with the starts)."""
+    from jaxgan.sweeps import runner
+
+    threads, run_part = [], runner._run_part
+
+    def recording(*args):
+        threads.append(threading.current_thread().name)
+        return run_part(*args)
+
+    # Five cores and parts of at least 32 starts: 256 starts in chunks of 100 (the last one 56, padded)
+    # run as 3 parts of 34 each (the chunk rounded up to 102); the sweep's 144 jobs in chunks of 64
+    # as 2 parts of 32, 3 chunks in flight to keep the 5 threads busy.
+    monkeypatch.setattr(runner, "_host_cores", lambda: 5)
+    monkeypatch.setattr(runner, "_MIN_PART", 32)
+    monkeypatch.setattr(runner, "_run_part", recording)
+    r = sweeps.basins(MINIMAX, D16, PG16, steps=2048, lr=1e-2, chunk=100, check_every=16)
+    assert len(threads) == 3 * 3 and all(t.startswith("jaxgan-sweep") for t in threads)
+    s = sweeps.sweep(MINIMAX, {"lr": PHASE_LRS, "pd": PDS}, steps=2048,
+                     offsets=[[0.02, 0.0], [0.0, -0.02], [-0.02, 0.0]], chunk=64)
+    assert len(threads) == 9 + 3 * 2
+    for name in ("fate", "step", "final", "turns"):
+        np.testing.assert_array_equal(getattr(r, name), getattr(classic, name))
+        np.testing.assert_array_equal(getattr(s, name), getattr(phase_sweep, name))
 
 
 def test_adaptive_continuous_time_circles():

@@ -27,8 +27,8 @@ from .store import array_digest, folder_chunk
 __all__ = ["basins", "sweep"]
 
 # Default starts per chunk, per kind of device. On a CPU, 65 536 starts keep a chunk's state
-# in cache and are enough for XLA to split each update over every core of one device; an
-# accelerator needs far more starts in flight to be busy. Memory stays O(chunk) either way
+# in cache and are enough for a part of 8192 or more on each core of up to 8 (runner.py, `_host_pool`);
+# an accelerator needs far more starts in flight to be busy. Memory stays O(chunk) either way
 # (about 100 bytes per start).
 _DEFAULT_CHUNK_CPU = 1 << 16
 _DEFAULT_CHUNK_ACCELERATOR = 1 << 20
@@ -171,7 +171,9 @@ def basins(field: Field, d_range, pg_range, *, steps: int, lr=None, method="eule
       `out` when resuming, else 65 536 on CPUs and 2^20 on accelerators.
     - `out`: a folder for resumable chunk files (see `jaxgan.sweeps`); `part`:
       `(index, count)` to run only this process's share of the chunks.
-    - `devices`: the devices to shard each chunk over (default: all local devices).
+    - `devices`: the devices to shard each chunk over (default: all local devices). On one
+      CPU device, parts of each chunk (at least 8192 starts each) and further chunks run on one
+      host thread per core; the results are the same bit for bit.
     - `progress`: `None` (default) for a tqdm bar of the chunks on stderr when stderr is a
       terminal (silent otherwise), `True` for a bar always, `False` for silence, or a callable
       receiving a `jaxgan.progress.ProgressEvent` (one when the run starts, with the chunks

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import jax
@@ -119,6 +122,47 @@ def _shard(tree, mesh, batched: bool):
     return jax.device_put(tree, spec)
 
 
+# Starts per part below which a chunk on one CPU device is not split over threads: smaller programs
+# spend more of each step in the loop's own overhead than the second core gives back.
+_MIN_PART = 8192
+
+
+def _host_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (taskset, cgroups)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _host_pool(devs: list) -> int:
+    """How many host threads run a sweep's programs: on one CPU device, one per core; otherwise 0
+    (no pool: the device's own queue runs them, and several devices split each chunk).
+
+    XLA:CPU splits each operation of a large chunk over the cores itself, but a sweep's update is
+    a few cheap operations per step, and the threads wait for each other at every one of them
+    (about 0.6 of two cores' work got done). Programs of their own, one per thread (parts of a
+    chunk, or several chunks), keep every core busy between those waits. Every start is computed
+    alone, so the results do not depend on the split (as with a chunk sharded over devices).
+    """
+    if len(devs) != 1 or devs[0].platform != "cpu":
+        return 0
+    cores = _host_cores()
+    return cores if cores > 1 else 0
+
+
+def _split(tree, k: int, batched: bool) -> list:
+    """`tree` cut into `k` equal parts along axis 0 when `batched`, else `k` times itself."""
+    if not batched or k == 1:
+        return [tree] * k
+    return [jax.tree_util.tree_map(lambda a, j=j: a[j * (a.shape[0] // k):(j + 1) * (a.shape[0] // k)], tree)
+            for j in range(k)]
+
+
+def _run_part(kernel, field, z0, arg, scalars):
+    """One part of a chunk, run to the end in the calling thread: its results as NumPy arrays."""
+    return tuple(np.asarray(r) for r in jax.block_until_ready(kernel(field, z0, arg, *scalars)))
+
+
 def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, devices=None, progress=None):
     """Run every job (arguments already checked); returns the flat arrays `(fate, step, final,
     turns)`, or None when `part` left chunks to other processes.
@@ -131,8 +175,15 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
     devs = check_devices(fn, devices)
     nd = len(devs)
     # The shape every call sees (one compile): a chunk, or for fewer jobs the next power of two
-    # (so that small sweeps of different sizes share kernels), rounded up to the devices.
-    padded = -(-min(chunk, 1 << max(N - 1, 0).bit_length()) // nd) * nd
+    # (so that small sweeps of different sizes share kernels), rounded up to the devices, or to
+    # the threads that run its parts on one CPU device.
+    padded = min(chunk, 1 << max(N - 1, 0).bit_length())
+    threads = _host_pool(devs)
+    n_parts = max(1, min(threads, padded // _MIN_PART))  # programs per chunk on the host threads
+    padded = -(-padded // (nd * n_parts)) * nd * n_parts
+    # Chunks in flight: while the oldest is collected (read back, written to `out`), the next ones
+    # run; enough of them to give every host thread a program.
+    depth = max(2, -(-threads // n_parts))
     mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",)) if nd > 1 else None
     store = ChunkStore(out, key, n_chunks, chunk, N, jobs.field.dim, jobs.dtype) if out is not None else None
 
@@ -149,37 +200,46 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
 
     scalars = (jnp.int32(opts.steps), jnp.asarray(opts.tol, jobs.dtype), jnp.asarray(opts.bound, jobs.dtype),
                jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="jaxgan-sweep") if threads else None
 
     def launch(i):
         lo, hi = i * chunk, min((i + 1) * chunk, N)
         idx = np.arange(lo, hi)
         idx = np.concatenate([idx, np.full(padded - len(idx), hi - 1)]) if len(idx) < padded else idx
         z0, field, fa, arg, aa = jobs.inputs(idx)
-        z0 = _shard(jnp.asarray(z0), mesh, True)
-        field = _shard(field, mesh, fa == 0)
-        arg = _shard(arg, mesh, aa == 0)
-        return i, hi - lo, _kernel(jobs.rule, opts.plane, fa, aa, mesh)(field, z0, arg, *scalars)
+        kernel = _kernel(jobs.rule, opts.plane, fa, aa, mesh)
+        if pool is None:
+            z0 = _shard(jnp.asarray(z0), mesh, True)
+            field = _shard(field, mesh, fa == 0)
+            arg = _shard(arg, mesh, aa == 0)
+            return i, hi - lo, [kernel(field, z0, arg, *scalars)]
+        parts = zip(_split(field, n_parts, fa == 0), _split(z0, n_parts, True), _split(arg, n_parts, aa == 0))
+        return i, hi - lo, [pool.submit(_run_part, kernel, f, jnp.asarray(z), a, scalars) for f, z, a in parts]
 
     def collect(item):
         nonlocal count
-        i, k, res = item
-        chunk_arrays = tuple(np.asarray(r)[:k] for r in res)
+        i, k, runs = item
+        results = [r.result() for r in runs] if pool is not None else runs
+        chunk_arrays = tuple(np.concatenate([np.asarray(r[j]) for r in results])[:k] for j in range(4))
         _put(arrays, slice(i * chunk, i * chunk + k), chunk_arrays)
         if store is not None:
             store.write(i, *chunk_arrays)
         count += 1
         report(count, f"chunks of {chunk} starts")
 
-    with reporter(fn, progress, fn, len(mine), unit="chunk") as report:  # closes the bar on errors too
-        report(count, f"chunks of {chunk} starts")
-        pending = None
-        for i in todo:  # dispatch chunk i, then collect chunk i-1 while i runs
-            item = launch(i)
-            if pending is not None:
-                collect(pending)
-            pending = item
-        if pending is not None:
-            collect(pending)
+    try:
+        with reporter(fn, progress, fn, len(mine), unit="chunk") as report:  # closes the bar on errors too
+            report(count, f"chunks of {chunk} starts")
+            in_flight = collections.deque()
+            for i in todo:
+                in_flight.append(launch(i))
+                if len(in_flight) >= depth:
+                    collect(in_flight.popleft())
+            while in_flight:
+                collect(in_flight.popleft())
+    finally:
+        if pool is not None:  # on an error, parts not yet started are dropped; running ones end
+            pool.shutdown(wait=True, cancel_futures=True)
     if part is not None:
         if not store.complete():
             return None
