@@ -7,8 +7,8 @@ a grid D in [0.01, 0.99] x pg in [0.01, 2]. One table, printed as markdown:
   divergence, early exit), on 1 device and sharded over every CPU core exposed as a device
   (`--xla_force_host_platform_device_count`, set here before JAX starts);
 - jaxgan bare scan: the same field and update rule (`rule.step` under `vmap` in a
-  `fori_loop`, in chunks of `basins`' size, on 1 device and split over all of them with
-  `jax.shard_map`), nothing else: the fates' overhead is measured against it, and it bounds
+  `fori_loop`, in chunks of `basins`' size, on 1 device (each chunk in parts on host threads,
+  as `basins` runs them) and split over all of them with `jax.shard_map`), nothing else: the fates' overhead is measured against it, and it bounds
   what any bookkeeping could reach *in XLA* (XLA's own bare loop, not the machine's ceiling);
 - the C loop, the machine's practical ceiling: the same field and Euler update as plain C
   (`benchmarks/c/sweep_loop.c`: float32, the same arithmetic, the same `f3` formula as the
@@ -442,16 +442,31 @@ def main(argv=None):
     lr32 = jnp.float32(LR)
 
     def bare_row(label, devices):
-        if len(devices) == 1:
-            fn = jax.jit(bare_loop)
-            cs = chunks
-        else:  # every device runs its slice of the chunk, as basins does
-            from jax.sharding import NamedSharding, PartitionSpec as P
+        if len(devices) == 1:  # as basins does: parts of each chunk on host threads, one per core
+            from concurrent.futures import ThreadPoolExecutor
 
-            mesh = jax.sharding.Mesh(np.asarray(devices), ("starts",))
-            fn = jax.jit(jax.shard_map(bare_loop, mesh=mesh, in_specs=(P(), P("starts"), P()),
-                                       out_specs=P("starts")))
-            cs = [jax.device_put(c, NamedSharding(mesh, P("starts"))) for c in chunks]
+            from jaxgan.sweeps import runner
+
+            threads = max(1, runner._host_pool(devices))
+            k = max(1, min(threads, chunk // runner._MIN_PART))
+            fn = jax.jit(bare_loop)
+            parts = [p for c in chunks for p in jnp.split(c, k)]
+
+            def run():
+                with ThreadPoolExecutor(threads) as ex:
+                    list(ex.map(lambda p: fn(field, p, lr32).block_until_ready(), parts))
+
+            first, best = timed(run, args.repeats)
+            rows.append((label, n_starts * steps / best, first - best,
+                         f"chunks of {chunk}" + (f", {k} parts each on host threads" if threads > 1 else "")))
+            return best
+        # several devices: every device runs its slice of the chunk, as basins does
+        from jax.sharding import NamedSharding, PartitionSpec as P
+
+        mesh = jax.sharding.Mesh(np.asarray(devices), ("starts",))
+        fn = jax.jit(jax.shard_map(bare_loop, mesh=mesh, in_specs=(P(), P("starts"), P()),
+                                   out_specs=P("starts")))
+        cs = [jax.device_put(c, NamedSharding(mesh, P("starts"))) for c in chunks]
 
         def run():
             jax.block_until_ready([fn(field, c, lr32) for c in cs])
