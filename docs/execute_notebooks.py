@@ -2,11 +2,14 @@
 
     python docs/execute_notebooks.py                      # every notebooks/*.ipynb
     python docs/execute_notebooks.py notebooks/06_x.ipynb # one
+    python docs/execute_notebooks.py --full notebooks/02_basins.ipynb  # at the notebook's own size
 
 The committed outputs are what GitHub shows and what the documentation site renders (the site
 does not execute notebooks: `mkdocs build` stays fast and needs no kernel). The notebooks run in a
 "python3" kernel started with *this* interpreter, with `JAXGAN_SMALL=1` (the sizes
-`tests/test_notebooks.py` uses, but for a notebook that reads `JAXGAN_TEST`, set there only) and matplotlib's inline backend, so figures are embedded as PNG.
+`tests/test_notebooks.py` uses, but for a notebook that reads `JAXGAN_TEST`, set there only;
+`--full` leaves it unset, for a notebook whose full size runs in a minute or two, such as the
+basin maps of 02) and matplotlib's inline backend, so figures are embedded as PNG.
 Timing metadata is not recorded, so a re-run changes only what the notebook computes, and each
 PNG is stored with a 256-colour palette when that makes it smaller (matplotlib's figures lose
 nothing visible; a portrait grid shrinks from 500 to 160 KiB), to keep the notebooks small.
@@ -63,6 +66,8 @@ def execute(path: pathlib.Path, kernel_dir: pathlib.Path, timeout: int = 1200) -
 
 
 def main(argv: list[str]) -> None:
+    full = "--full" in argv
+    argv = [a for a in argv if a != "--full"]
     paths = [pathlib.Path(a).resolve() for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     with tempfile.TemporaryDirectory() as tmp:
         spec = pathlib.Path(tmp) / "kernels" / "python3"
@@ -71,7 +76,10 @@ def main(argv: list[str]) -> None:
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3", "language": "python"}))
         os.environ["JUPYTER_PATH"] = tmp
-        os.environ["JAXGAN_SMALL"] = "1"
+        if full:
+            os.environ.pop("JAXGAN_SMALL", None)
+        else:
+            os.environ["JAXGAN_SMALL"] = "1"
         os.environ.pop("MPLBACKEND", None)          # the inline backend: figures become outputs
         for path in paths:
             execute(path, spec)
