@@ -139,9 +139,9 @@ def _host_pool(devs: list) -> int:
     (no pool: the device's own queue runs them, and several devices split each chunk).
 
     XLA:CPU splits each operation of a large chunk over the cores itself, but a sweep's update is
-    a few cheap operations per step, and the threads wait for each other at every one of them
-    (about 0.6 of two cores' work got done). Programs of their own, one per thread (parts of a
-    chunk, or several chunks), keep every core busy between those waits. Every start is computed
+    a few cheap operations per step, and its threads wait for each other at every one of them.
+    Programs of their own, one per thread (parts of a chunk, or several chunks), never wait: on
+    2 cores, 1.4 times the updates per processor-second (benchmarks/RESULTS.md, session 18). Every start is computed
     alone, so the results do not depend on the split (as with a chunk sharded over devices).
     """
     if len(devs) != 1 or devs[0].platform != "cpu":
