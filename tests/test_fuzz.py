@@ -202,3 +202,32 @@ def test_image_mosaic_inputs(images, shape, rows, cols):
             h, w = a.shape[1:3]
             assert out.shape == (rows * (h + 2), cols * (w + 2))
             assert np.all((out >= -1) & (out <= 1)) or np.isnan(a).any()
+
+
+_WHOLE = []
+
+
+def _whole_basins():
+    # 144 starts run as one chunk of 256, one program: CONVERGED, LEFT_DOMAIN (replayed) and UNDECIDED.
+    if not _WHOLE:
+        _WHOLE.append(jaxgan.basins(MINIMAX, (0.01, 0.99, 12), (0.01, 2.0, 12), steps=128, lr=0.05, chunk=256,
+                                    check_every=16))
+    return _WHOLE[0]
+
+
+@settings(FUZZ, max_examples=int(_LONG or 5))  # each example compiles a kernel for its part's shape
+@given(cores=st.integers(1, 6), min_part=st.integers(1, 48), chunk=st.integers(5, 150))
+def test_a_sweep_split_over_host_threads_any_way_is_the_sweep(cores, min_part, chunk):
+    """However a sweep on one CPU device is cut (chunks of any size, the last one short; parts of a
+    chunk rounded up to the threads; more chunks in flight than two), its numbers are the same."""
+    from jaxgan.sweeps import runner
+
+    whole = _whole_basins()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "_host_cores", lambda: cores)
+        mp.setattr(runner, "_MIN_PART", min_part)
+        r = jaxgan.basins(MINIMAX, (0.01, 0.99, 12), (0.01, 2.0, 12), steps=128, lr=0.05, chunk=chunk,
+                          check_every=16)
+    assert len(set(np.unique(whole.fate).tolist())) == 3
+    for name in ("fate", "step", "final", "turns"):
+        np.testing.assert_array_equal(getattr(r, name), getattr(whole, name))
