@@ -360,6 +360,25 @@ def test_a_chunk_split_over_host_threads_equals_the_chunk_run_whole(classic, pha
         np.testing.assert_array_equal(getattr(s, name), getattr(phase_sweep, name))
 
 
+def test_float64_of_one_thread_reaches_the_host_threads(monkeypatch):
+    """`with jax.enable_x64(True):` holds in the calling thread only; the parts run on the pool's
+    threads still compute in float64, the numbers of the chunk run whole in the calling thread."""
+    from jaxgan.sweeps import runner
+
+    if not hasattr(jax, "enable_x64"):
+        pytest.skip("this jax has no thread-local jax.enable_x64")
+    grid = dict(d_range=(0.01, 0.99, 12), pg_range=(0.01, 2.0, 12), steps=128, lr=0.05, check_every=16)
+    monkeypatch.setattr(runner, "_MIN_PART", 32)
+    monkeypatch.setattr(runner, "_host_cores", lambda: 2)
+    with jax.enable_x64(True):
+        split = sweeps.basins(MINIMAX, chunk=64, **grid)  # 3 chunks, 2 parts each
+        whole = sweeps.basins(MINIMAX, chunk=256, **grid)  # one program, run in this thread
+    assert split.final.dtype == np.float64 and split.settings["dtype"] == "float64"
+    assert len(np.unique(whole.fate)) == 3
+    for name in ("fate", "step", "final", "turns"):
+        np.testing.assert_array_equal(getattr(split, name), getattr(whole, name))
+
+
 def test_adaptive_continuous_time_circles():
     """diffrax (optional): Wasserstein in continuous time rotates on circles around (0, pd);
     a circle of radius < pd stays inside (CYCLING), one of radius > pd leaves through pg = 0

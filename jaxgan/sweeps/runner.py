@@ -200,7 +200,10 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
 
     scalars = (jnp.int32(opts.steps), jnp.asarray(opts.tol, jobs.dtype), jnp.asarray(opts.bound, jobs.dtype),
                jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
+    if len(todo) * n_parts < 2:
+        threads = 0  # one program in all: nothing would run beside it (and a small sweep stays quick)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="jaxgan-sweep") if threads else None
+    compiled = []  # the pool's program: one shape of part for the whole run
 
     def launch(i):
         lo, hi = i * chunk, min((i + 1) * chunk, N)
@@ -213,8 +216,13 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
             field = _shard(field, mesh, fa == 0)
             arg = _shard(arg, mesh, aa == 0)
             return i, hi - lo, [kernel(field, z0, arg, *scalars)]
-        parts = zip(_split(field, n_parts, fa == 0), _split(z0, n_parts, True), _split(arg, n_parts, aa == 0))
-        return i, hi - lo, [pool.submit(_run_part, kernel, f, jnp.asarray(z), a, scalars) for f, z, a in parts]
+        parts = [jax.tree_util.tree_map(jnp.asarray, part) for part in
+                 zip(_split(field, n_parts, fa == 0), _split(z0, n_parts, True), _split(arg, n_parts, aa == 0))]
+        if not compiled:
+            # Traced and compiled here, under the caller's JAX settings (`jax.enable_x64(True)` is one
+            # thread's), and only run on the pool's threads: a traced call there would see theirs.
+            compiled.append(kernel.lower(*parts[0], *scalars).compile())
+        return i, hi - lo, [pool.submit(_run_part, compiled[0], *part, scalars) for part in parts]
 
     def collect(item):
         nonlocal count
