@@ -163,6 +163,24 @@ def _run_part(kernel, field, z0, arg, scalars):
     return tuple(np.asarray(r) for r in jax.block_until_ready(kernel(field, z0, arg, *scalars)))
 
 
+def _programs(devs: list, n_jobs: int, chunk: int) -> tuple[int, int, int, int]:
+    """How a run's chunks become programs: `(padded, n_parts, threads, depth)`.
+
+    - `padded`: the starts of every chunk as the programs see it (one compile): a chunk, or for
+      fewer jobs the next power of two (so that small sweeps of different sizes share kernels),
+      rounded up to the devices, or to the parts;
+    - `n_parts`: programs per chunk on the host threads, of `_MIN_PART` starts or more;
+    - `threads`: the host threads (`_host_pool`; 0: none);
+    - `depth`: chunks in flight: while the oldest is collected (read back, written to `out`), the
+      next ones run, enough of them to give every host thread a program.
+    """
+    padded = min(chunk, 1 << max(n_jobs - 1, 0).bit_length())
+    threads = _host_pool(devs)
+    n_parts = max(1, min(threads, padded // _MIN_PART))
+    unit = len(devs) * n_parts
+    return -(-padded // unit) * unit, n_parts, threads, max(2, -(-threads // n_parts))
+
+
 def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, devices=None, progress=None):
     """Run every job (arguments already checked); returns the flat arrays `(fate, step, final,
     turns)`, or None when `part` left chunks to other processes.
@@ -173,18 +191,8 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
     N, chunk = jobs.n, opts.chunk
     n_chunks = -(-N // chunk)
     devs = check_devices(fn, devices)
-    nd = len(devs)
-    # The shape every call sees (one compile): a chunk, or for fewer jobs the next power of two
-    # (so that small sweeps of different sizes share kernels), rounded up to the devices, or to
-    # the threads that run its parts on one CPU device.
-    padded = min(chunk, 1 << max(N - 1, 0).bit_length())
-    threads = _host_pool(devs)
-    n_parts = max(1, min(threads, padded // _MIN_PART))  # programs per chunk on the host threads
-    padded = -(-padded // (nd * n_parts)) * nd * n_parts
-    # Chunks in flight: while the oldest is collected (read back, written to `out`), the next ones
-    # run; enough of them to give every host thread a program.
-    depth = max(2, -(-threads // n_parts))
-    mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",)) if nd > 1 else None
+    padded, n_parts, threads, depth = _programs(devs, N, chunk)
+    mesh = jax.sharding.Mesh(np.asarray(devs), ("starts",)) if len(devs) > 1 else None
     store = ChunkStore(out, key, n_chunks, chunk, N, jobs.field.dim, jobs.dtype) if out is not None else None
 
     arrays = (np.zeros(N, np.int8), np.full(N, -1, np.int32), np.zeros((N, jobs.field.dim), jobs.dtype),
