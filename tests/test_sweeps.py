@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import jax
 import jax.numpy as jnp
@@ -583,6 +584,48 @@ def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
     for name in ("fate", "step", "final", "turns"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
     assert resumed.settings == whole.settings
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@pytest.mark.skipif(_cores() < 2, reason="a sweep runs on host threads with two cores or more")
+def test_ctrl_c_and_sigterm_end_a_long_sweep_at_once(tmp_path):
+    """`jaxgan basins` interrupted while its chunks run on the host threads (each chunk a minute or more:
+    two billion steps of lr 1e-9 decide nothing) ends within seconds, with its line and exit 130 / 143;
+    the resume folder keeps what it had (its manifest, no chunk, no temporary) and no result is written."""
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("JAXGAN_TEST_XLA_FLAGS", ""), JAX_PLATFORMS="cpu")
+    procs = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        folder = tmp_path / sig.name
+        folder.mkdir()
+        procs[sig] = (folder, subprocess.Popen(
+            [sys.executable, "-m", "jaxgan.cli", "basins", "minimax", "--d", "0.01", "0.99", "16", "--pg", "0.01",
+             "2", "16", "--steps", "2000000000", "--lr", "1e-9", "--chunk", "32", "--resume", str(folder / "chunks"),
+             "--out", str(folder / "fates.npz"), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    try:
+        results = {}
+        for sig, (folder, proc) in procs.items():
+            t0 = time.monotonic()
+            while not (folder / "chunks" / "manifest.json").exists():  # the sweep has started
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() - t0 < 240, "the sweep never started"
+                time.sleep(0.05)
+            time.sleep(0.5)
+            proc.send_signal(sig)
+            t0 = time.monotonic()
+            results[sig] = (proc.wait(timeout=200), proc.communicate()[1], time.monotonic() - t0)
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    assert results[signal.SIGINT][:2] == (130, "jaxgan basins: interrupted\n")
+    assert results[signal.SIGTERM][:2] == (143, "jaxgan basins: terminated (SIGTERM)\n")
+    for sig, (folder, _) in procs.items():
+        assert results[sig][2] < 30, results[sig]  # not the minutes its running chunks would take
+        assert sorted(os.listdir(folder)) == ["chunks"] and os.listdir(folder / "chunks") == ["manifest.json"]
 
 
 # ----------------------------------------------------------------------------- bad input

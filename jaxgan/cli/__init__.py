@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -48,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _silence_stdout() -> None:
     """After a closed pipe (`jaxgan games | head`): send what is left of stdout nowhere."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
@@ -105,4 +104,17 @@ def main(argv=None, *, cache: bool | None = None) -> int:
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         sys.stderr.write(f"jaxgan {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}\n")
-        return 143 if terminated else 130
+        code = 143 if terminated else 130
+        if argv is None:  # the command itself, not a program that called main
+            _exit_unless_alone(code)
+        return code
+
+
+def _exit_unless_alone(code: int) -> None:
+    """End the process now where another thread still runs work that cannot be stopped (a sweep's
+    part of a chunk, which XLA runs to its end), rather than wait for it at exit. The command's
+    temporaries are gone by now; what it wrote is complete or was never renamed into place."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import jax
@@ -163,6 +164,42 @@ def _run_part(kernel, field, z0, arg, scalars):
     return tuple(np.asarray(r) for r in jax.block_until_ready(kernel(field, z0, arg, *scalars)))
 
 
+class _HostThreads:
+    """Runs calls on threads of their own, `n` at a time: `submit(fn, *args) -> Future`, `cancel()`.
+
+    A part of a chunk, once started, cannot be stopped: XLA runs it to its end (minutes, for a
+    long sweep). The caller waits on futures, which a signal interrupts, so Ctrl-C ends the sweep
+    at once (a `ThreadPoolExecutor`'s shutdown would wait for the running parts): parts not yet
+    started are cancelled, and a running one ends unwatched. Its thread is not a daemon: Python
+    waits for it at exit rather than stop it inside XLA (which aborts the process); the `jaxgan`
+    command does not wait (`jaxgan.cli.main`).
+    """
+
+    def __init__(self, n: int):
+        self._gate = threading.BoundedSemaphore(n)
+        self._futures: list[Future] = []
+
+    def submit(self, fn, *args) -> Future:
+        future = Future()
+
+        def work():
+            with self._gate:
+                if not future.set_running_or_notify_cancel():
+                    return  # cancelled while it waited for a thread
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the caller, who reads the future
+                    future.set_exception(exc)
+
+        self._futures = [f for f in self._futures if not f.done()] + [future]
+        threading.Thread(target=work, name="jaxgan-sweep").start()
+        return future
+
+    def cancel(self) -> None:
+        for future in self._futures:
+            future.cancel()
+
+
 def _programs(devs: list, n_jobs: int, chunk: int) -> tuple[int, int, int, int]:
     """How a run's chunks become programs: `(padded, n_parts, threads, depth)`.
 
@@ -210,7 +247,7 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
                jnp.asarray(opts.cycle_rtol, jobs.dtype), jnp.int32(opts.cycle_turns), jnp.int32(opts.check_every))
     if len(todo) * n_parts < 2:
         threads = 0  # one program in all: nothing would run beside it (and a small sweep stays quick)
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="jaxgan-sweep") if threads else None
+    pool = _HostThreads(threads) if threads else None
     compiled = []  # the pool's program: one shape of part for the whole run
 
     def launch(i):
@@ -254,8 +291,8 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
             while in_flight:
                 collect(in_flight.popleft())
     finally:
-        if pool is not None:  # on an error, parts not yet started are dropped; running ones end
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:  # on an error (Ctrl-C), parts not yet started are dropped
+            pool.cancel()
     if part is not None:
         if not store.complete():
             return None
