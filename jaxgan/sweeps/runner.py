@@ -123,8 +123,8 @@ def _shard(tree, mesh, batched: bool):
     return jax.device_put(tree, spec)
 
 
-# Starts per part below which a chunk on one CPU device is not split over threads: smaller programs
-# spend more of each step in the loop's own overhead than the second core gives back.
+# The fewest starts in a part of a chunk cut for the host threads (one CPU device): a smaller
+# program spends more of each step in its loop's own overhead than another core gives back.
 _MIN_PART = 8192
 
 
@@ -142,8 +142,9 @@ def _host_pool(devs: list) -> int:
     XLA:CPU splits each operation of a large chunk over the cores itself, but a sweep's update is
     a few cheap operations per step, and its threads wait for each other at every one of them.
     Programs of their own, one per thread (parts of a chunk, or several chunks), never wait: on
-    2 cores, 1.4 times the updates per processor-second (benchmarks/RESULTS.md, session 18). Every start is computed
-    alone, so the results do not depend on the split (as with a chunk sharded over devices).
+    2 cores, 1.4 times the updates per processor-second (benchmarks/RESULTS.md, session 18).
+    Every start is computed alone, so the results do not depend on the split (as with a chunk
+    sharded over devices).
     """
     if len(devs) != 1 or devs[0].platform != "cpu":
         return 0
