@@ -8,8 +8,9 @@ a grid D in [0.01, 0.99] x pg in [0.01, 2]. One table, printed as markdown:
   (`--xla_force_host_platform_device_count`, set here before JAX starts);
 - jaxgan bare scan: the same field and update rule (`rule.step` under `vmap` in a
   `fori_loop`, in chunks of `basins`' size, on 1 device (each chunk in parts on host threads,
-  as `basins` runs them) and split over all of them with `jax.shard_map`), nothing else: the fates' overhead is measured against it, and it bounds
-  what any bookkeeping could reach *in XLA* (XLA's own bare loop, not the machine's ceiling);
+  as `basins` runs them) and split over all of them with `jax.shard_map`), nothing else: the
+  fates' overhead is measured against it, and it bounds what any bookkeeping could reach
+  *in XLA* (XLA's own bare loop, not the machine's ceiling);
 - the C loop, the machine's practical ceiling: the same field and Euler update as plain C
   (`benchmarks/c/sweep_loop.c`: float32, the same arithmetic, the same `f3` formula as the
   preset, OpenMP over every core, vectorised across starts), built here at run time with
