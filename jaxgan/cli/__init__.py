@@ -10,7 +10,9 @@ message names the flag the value came from. argparse's own errors are one line a
 Anything else is a bug and keeps its traceback.
 
 Interrupts: Ctrl-C (SIGINT) and SIGTERM end the command with one line and exit code 130 / 143,
-after removing its temporary files and folders; the files the user had are left as they were.
+after removing its temporary files and folders; the files the user had are left as they were. The
+process then exits at once, without waiting for work that cannot be stopped (a sweep's parts of a
+chunk running on host threads).
 """
 
 from __future__ import annotations
