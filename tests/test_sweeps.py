@@ -586,6 +586,17 @@ def test_resume_after_a_real_kill_gives_the_uninterrupted_result(tmp_path):
     assert resumed.settings == whole.settings
 
 
+# The `jaxgan` command itself (`main()` reads sys.argv), with Ctrl-C's default handler: a background
+# shell starts its children with SIGINT ignored, and Python then installs none.
+_COMMAND = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from jaxgan.cli import main
+sys.argv[0] = "jaxgan"
+sys.exit(main())
+"""
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -600,11 +611,11 @@ def test_ctrl_c_and_sigterm_end_a_long_sweep_at_once(tmp_path):
     for sig in (signal.SIGINT, signal.SIGTERM):
         folder = tmp_path / sig.name
         folder.mkdir()
-        procs[sig] = (folder, subprocess.Popen(
-            [sys.executable, "-m", "jaxgan.cli", "basins", "minimax", "--d", "0.01", "0.99", "16", "--pg", "0.01",
-             "2", "16", "--steps", "2000000000", "--lr", "1e-9", "--chunk", "32", "--resume", str(folder / "chunks"),
-             "--out", str(folder / "fates.npz"), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
+        argv = ["basins", "minimax", "--d", "0.01", "0.99", "16", "--pg", "0.01", "2", "16", "--steps", "2000000000",
+                "--lr", "1e-9", "--chunk", "32", "--resume", str(folder / "chunks"), "--out", str(folder / "fates.npz"),
+                "--quiet"]
+        procs[sig] = (folder, subprocess.Popen([sys.executable, "-c", _COMMAND, *argv], env=env,
+                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     try:
         results = {}
         for sig, (folder, proc) in procs.items():
