@@ -168,6 +168,30 @@ def test_eigenvalues_plot_points_and_stable_half_plane():
         plotting.eigenvalues(3.0)
 
 
+@pytest.mark.parametrize("span", [1e2, 1e6, 1e11, 1e20])
+def test_symlog_decade_labels_never_overlap(span):
+    # The Ritz values of BatchNorm networks span ten decades and more on either side of 0 (the
+    # eigenvalue figures of jaxgan.plotting.neural and .kernels): every label is drawn apart from
+    # its neighbours, 0 is labelled, and the limits stay those of the data.
+    from jaxgan.plotting._common import symlog_decades
+
+    fig, ax = plt.subplots(figsize=(5.0, 4.0))
+    ax.scatter([-span, -1.0, 0.0, 1e-3, span], [-span, 0.0, 1.0, 2.0, span])
+    ax.set_xscale("symlog", linthresh=1e-6)
+    ax.set_yscale("symlog", linthresh=1e-6)
+    limits = ax.get_xlim(), ax.get_ylim()
+    for which in "xy":
+        symlog_decades(ax, which, 1e-6)
+    fig.canvas.draw()
+    assert (ax.get_xlim(), ax.get_ylim()) == limits
+    for axis in (ax.xaxis, ax.yaxis):
+        labels = [t for t in axis.get_ticklabels() if t.get_text()]
+        assert len(labels) >= 3 and 0.0 in axis.get_ticklocs()
+        boxes = [t.get_window_extent() for t in labels]
+        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in labels]
+    plt.close(fig)
+
+
 def test_portrait_grid_panels():
     fields = {n: jaxgan.pointwise_field(n, PD) for n in ("minimax", "wasserstein", "quadratic")}
     # 4000 steps: the run of test_phase_portrait_draws_simulate_path_rest_point_and_labels (compiled once)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._checks import where
 from ..errors import ArgumentError
-from ._common import new_axes
+from ._common import new_axes, symlog_decades
 
 __all__ = ["kernel_heatmap", "kernel_spectrum", "kernel_eigenfunctions", "kernel_field_eigenvalues"]
 
@@ -119,18 +119,8 @@ def kernel_eigenfunctions(spec, x, *, k: int = 4, ax=None, title: str | None = N
 def _symlog_real_axis(ax, tol: float) -> None:
     """A symmetric-log x-axis, linear inside `±tol`, with non-overlapping decade ticks (none inside the
     band but 0), and the band shaded grey."""
-    import math
-
-    from matplotlib.ticker import FixedLocator, SymmetricalLogLocator
-
     ax.set_xscale("symlog", linthresh=tol)
-    lo, hi = ax.get_xlim()
-    decades = math.log10(max(abs(lo), abs(hi), 10 * tol) / tol)
-    # every decade (or every other, third, ...) so the labels do not overlap
-    loc = SymmetricalLogLocator(base=10.0 ** max(1, math.ceil(decades / 6)), linthresh=tol)
-    ticks = [t for t in loc.tick_values(lo, hi) if t == 0 or abs(t) >= 30 * tol]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.set_xlim(lo, hi)
+    symlog_decades(ax, "x", tol)
     ax.axvspan(-tol, tol, color="0.85", zorder=0, lw=0)
 
 

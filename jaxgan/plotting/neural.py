@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._checks import bad_type, check_choice, check_instance, check_int, where
 from ..errors import ArgumentError
-from ._common import CONFIG_COLOURS, image_mosaic, new_axes
+from ._common import CONFIG_COLOURS, image_mosaic, new_axes, symlog_decades
 from .portraits import phase_portrait
 
 __all__ = ["neural_distance_curves", "neural_d_over_time", "neural_eigenvalues", "neural_vs_pointwise",
@@ -165,6 +165,8 @@ def neural_eigenvalues(results, *, tail: float = 0.5, ax=None, title: str | None
     lin = max(float(np.nanpercentile(np.abs(vals), 10)) if vals.size else 1.0, 1e-3)
     ax.set_xscale("symlog", linthresh=lin, linscale=1.5)
     ax.set_yscale("symlog", linthresh=lin, linscale=1.5)
+    for which in "xy":  # BatchNorm's real parts span ten decades or more: labelled ticks that do not overlap
+        symlog_decades(ax, which, lin, clear=3.0)
     ax.axvline(0, color="k", lw=0.6)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("Re λ (< 0: attraction)")
