@@ -448,8 +448,8 @@ def main(argv=None):
 
             from jaxgan.sweeps import runner
 
-            threads = max(1, runner._host_pool(devices))
-            k = max(1, min(threads, chunk // runner._MIN_PART))
+            _, k, threads, _ = runner._programs(devices, n_starts, chunk)  # basins' own cut
+            threads = max(1, threads)
             fn = jax.jit(bare_loop)
             parts = [p for c in chunks for p in jnp.split(c, k)]
 

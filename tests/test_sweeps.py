@@ -597,11 +597,7 @@ sys.exit(main())
 """
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@pytest.mark.skipif(_cores() < 2, reason="a sweep runs on host threads with two cores or more")
+@pytest.mark.skipif(sweeps.runner._host_cores() < 2, reason="a sweep runs on host threads with two cores or more")
 def test_ctrl_c_and_sigterm_end_a_long_sweep_at_once(tmp_path):
     """`jaxgan basins` interrupted while its chunks run on the host threads (each chunk a minute or more:
     two billion steps of lr 1e-9 decide nothing) ends within seconds, with its line and exit 130 / 143;

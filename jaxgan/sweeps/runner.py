@@ -274,7 +274,10 @@ def run(fn: str, jobs: Jobs, opts: Options, key: dict, *, out=None, part=None, d
         nonlocal count
         i, k, runs = item
         results = [r.result() for r in runs] if pool is not None else runs
-        chunk_arrays = tuple(np.concatenate([np.asarray(r[j]) for r in results])[:k] for j in range(4))
+        if len(results) == 1:  # a whole chunk: its arrays as they are (no copy)
+            chunk_arrays = tuple(np.asarray(r)[:k] for r in results[0])
+        else:
+            chunk_arrays = tuple(np.concatenate([r[j] for r in results])[:k] for j in range(4))
         _put(arrays, slice(i * chunk, i * chunk + k), chunk_arrays)
         if store is not None:
             store.write(i, *chunk_arrays)
